@@ -1,0 +1,1 @@
+"""One subpackage per domain; each keeps its simulation core free of Gymnasium."""

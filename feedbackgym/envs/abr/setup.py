@@ -1,0 +1,122 @@
+"""What an ABR env derives from its config: video, traces, reward, spaces, per-level tables.
+
+Shared by the single env and its vectorised twin so both interpret a config identically.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from gymnasium import spaces
+
+from ...reward import resolve
+from ...reward.abr import ABR_COMPONENTS
+from .config import AbrConfig
+from .synthetic import SyntheticSpec
+from .traces import TraceSet, trace_set
+from .video import Video, load_video
+
+#: Pensieve's observation normalisers.
+BUFFER_NORM_S = 10.0
+PENSIEVE_HISTORY = 8
+HD_SCORES_6 = (1.0, 2.0, 3.0, 12.0, 15.0, 20.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_video(spec: str) -> Video:
+    return load_video(spec)
+
+
+@dataclass(frozen=True, eq=False)
+class AbrSetup:
+    config: AbrConfig
+    video: Video
+    traces: TraceSet | None          # None when traces are synthetic
+    synthetic: SyntheticSpec | None
+    components: tuple[str, ...]
+    reward_fn: object
+    chunks_total: int                # chunks per episode (48 in pensieve mode for EnvivioDash3)
+    bitrate_mbps: np.ndarray         # (L,)
+    log_quality: np.ndarray          # (L,)
+    hd_quality: np.ndarray | None    # (L,)
+    next_sizes_mb: np.ndarray        # (chunks_total + 1, L): obs row 4 after each chunk
+    action_space: spaces.Discrete
+    observation_space: spaces.Box
+
+    @property
+    def levels(self) -> int:
+        return self.video.levels
+
+    @property
+    def pensieve(self) -> bool:
+        return self.config.mode == "pensieve"
+
+
+def build(cfg: AbrConfig) -> AbrSetup:
+    video = _cached_video(cfg.video) if isinstance(cfg.video, str) else load_video(cfg.video)
+    L = video.levels
+    pensieve = cfg.mode == "pensieve"
+    if pensieve and cfg.first_level >= L:
+        raise ValueError(f"AbrConfig.first_level: expected an integer in [0, {L - 1}] for a {L}-level ladder, "
+                         f"got {cfg.first_level}")
+    if cfg.traces == "synthetic":
+        traces, synthetic = None, SyntheticSpec.from_dict(cfg.synthetic)
+    else:
+        if cfg.synthetic is not None:
+            raise ValueError("AbrConfig.synthetic: only used with traces='synthetic' "
+                             f"(traces is {cfg.traces!r})")
+        traces, synthetic = trace_set(cfg.traces, cfg.trace_format, cfg.mahimahi_bin_ms), None
+
+    hd = cfg.hd_scores
+    if hd is None and L == 6:
+        hd = HD_SCORES_6
+    if hd is not None and len(hd) != L:
+        raise ValueError(f"AbrConfig.hd_scores: expected {L} scores (one per level), got {len(hd)}")
+    components = tuple(c for c in ABR_COMPONENTS if hd is not None or not c.startswith("hd_"))
+    reward_fn = resolve(cfg.reward, components, domain="abr")
+
+    chunks_total = video.chunks - 1 if pensieve else video.chunks
+    rates = video.bitrates_kbps
+    sizes_mb = video.chunk_bytes.T / 1000.0 / 1000.0  # Pensieve: bytes / M_IN_K / M_IN_K
+    # Row n: the next chunk's sizes shown after n chunks. After the last chunk Pensieve's env
+    # shows the next video's first chunk; the default mode shows that nothing is left.
+    end_row = sizes_mb[:1] if pensieve else np.zeros((1, L))
+    next_sizes = np.vstack([sizes_mb[:chunks_total], end_row])
+    cols = max(PENSIEVE_HISTORY, L)
+    return AbrSetup(
+        config=cfg, video=video, traces=traces, synthetic=synthetic, components=components,
+        reward_fn=reward_fn, chunks_total=chunks_total,
+        bitrate_mbps=rates / 1000.0,
+        log_quality=np.log(rates / rates[0]),
+        hd_quality=None if hd is None else np.asarray(hd, dtype=np.float64),
+        next_sizes_mb=next_sizes,
+        action_space=spaces.Discrete(L),
+        observation_space=spaces.Box(0.0, np.inf, shape=(6, cols), dtype=np.float32),
+    )
+
+
+def check_trace_index(setup: AbrSetup, k) -> int:
+    n = 0 if setup.traces is None else len(setup.traces)
+    if setup.traces is None:
+        raise ValueError("reset option 'trace_index' needs a trace set; traces='synthetic' draws a new trace per episode")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < n:
+        raise ValueError(f"reset option 'trace_index': expected an integer in [0, {n - 1}], got {k!r}")
+    return int(k)
+
+
+def episode_metrics(setup: AbrSetup, steps: int, reward_sum: float, bitrate_sum: float, rebuffer_s: float,
+                    switches: int, startup_s: float, trace_index: int) -> dict:
+    """The field's KPIs for one finished episode (chunks the agent chose)."""
+    played_s = steps * setup.video.chunk_s
+    return {
+        "qoe_per_chunk": reward_sum / steps,
+        "mean_bitrate_mbps": bitrate_sum / steps,
+        "rebuffer_s": rebuffer_s,
+        "rebuffer_ratio": rebuffer_s / (rebuffer_s + played_s),
+        "switches": switches,
+        "startup_s": startup_s,
+        "chunks": steps,
+        "trace_index": trace_index,
+    }

@@ -1,0 +1,387 @@
+"""Network traces: loading, validation and the packed form the simulators read.
+
+A trace is a list of rows ``(time_s, throughput_mbps)``. Following Pensieve, row ``j >= 1``
+describes the interval ``[time_s[j-1], time_s[j]]`` at ``throughput_mbps[j]``; row 0 only
+anchors the clock (its throughput is never used). When a download reaches the end of the trace
+the link starts again at row 1 with the clock at 0 (Pensieve's wrap rule).
+
+Times are shifted so that the first row is at 0 s; every bundled trace already starts at 0, and
+the shift keeps Pensieve's wrap rule (which restarts the clock at 0) consistent for user traces.
+
+Formats read here:
+
+* ``two_column``: ``time_s throughput_Mbps`` per line, whitespace separated (Pensieve, Genet).
+* ``mahimahi``: one integer per line, the millisecond of a 1500-byte delivery opportunity
+  (Mahimahi's ``mm-link`` format); binned into ``mahimahi_bin_ms`` intervals.
+* ``sabre_json``: Sabre's network JSON, a list of ``{"duration_ms", "bandwidth_kbps",
+  "latency_ms"}`` periods. Latency is not per-period in this simulator (the env's ``rtt_ms``
+  applies), so a warning says when it is ignored.
+
+All parse errors are ``ValueError`` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+#: Fraction of the link's bytes that carry payload (Pensieve's PACKET_PAYLOAD_PORTION).
+PAYLOAD_FRACTION = 0.95
+MAHIMAHI_PACKET_BYTES = 1500
+
+#: Named splits shipped in the package (see _data/SOURCE.md for provenance and terms).
+NAMED_SPLITS = {
+    "train": "train_127",
+    "train_127": "train_127",
+    "fcc_test": "fcc_test_290",
+    "fcc_test_290": "fcc_test_290",
+}
+TRACE_FORMATS = ("auto", "two_column", "mahimahi", "sabre_json")
+#: Files in a trace folder that are documentation, not traces.
+_SKIPPED_SUFFIXES = (".md", ".rst", ".sha256")
+_SKIPPED_NAMES = ("SHA256SUMS", "README", "LICENSE")
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One bandwidth trace, validated, with its clock starting at 0 s."""
+
+    name: str
+    time_s: np.ndarray
+    throughput_mbps: np.ndarray
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.time_s[-1])
+
+    @property
+    def mean_throughput_mbps(self) -> float:
+        """Time-weighted mean over the intervals the simulator uses (rows 1..n-1)."""
+        dt = np.diff(self.time_s)
+        return float(np.sum(dt * self.throughput_mbps[1:]) / np.sum(dt))
+
+
+def _fail(path: str | os.PathLike, line: int | None, what: str) -> ValueError:
+    where = f"{path}:{line}" if line is not None else f"{path}"
+    return ValueError(f"{where}: {what}")
+
+
+def _validated(name: str, path, time_s: list, thr: list, lines: list) -> Trace:
+    """Check the rows of one trace; ``lines`` gives the file line of each row for errors."""
+    if len(time_s) == 0:
+        raise _fail(path, None, "empty trace: expected rows of 'time_s throughput_Mbps'")
+    if len(time_s) == 1:
+        raise _fail(path, lines[0], "a trace needs at least 2 rows (one interval); found 1")
+    for t, b, ln in zip(time_s, thr, lines):
+        if not math.isfinite(t):
+            raise _fail(path, ln, f"time {t!r} is not a finite number")
+        if not math.isfinite(b):
+            raise _fail(path, ln, f"throughput {b!r} is not a finite number (expected Mbps >= 0)")
+        if b < 0:
+            raise _fail(path, ln, f"throughput {b!r} is negative (expected Mbps >= 0)")
+    for j in range(1, len(time_s)):
+        if not time_s[j] > time_s[j - 1]:
+            raise _fail(
+                path, lines[j],
+                f"time {time_s[j]!r} s does not increase (previous row: {time_s[j - 1]!r} s)",
+            )
+    t = np.asarray(time_s, dtype=np.float64)
+    b = np.asarray(thr, dtype=np.float64)
+    if not np.any(b[1:] > 0):
+        raise _fail(path, None, "throughput is zero on every interval: no byte can be delivered")
+    return Trace(name=name, time_s=t - t[0], throughput_mbps=b)
+
+
+def parse_two_column(text: str, path: str | os.PathLike = "<string>", name: str | None = None) -> Trace:
+    """Parse Pensieve's ``time_s throughput_Mbps`` format."""
+    times, thr, lines = [], [], []
+    for ln, raw in enumerate(text.splitlines(), start=1):
+        parts = raw.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        if len(parts) != 2:
+            raise _fail(path, ln, f"expected 2 columns 'time_s throughput_Mbps', found {len(parts)}: {raw.strip()!r}")
+        try:
+            t, b = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise _fail(path, ln, f"non-numeric value in {raw.strip()!r} (expected 'time_s throughput_Mbps')") from None
+        times.append(t)
+        thr.append(b)
+        lines.append(ln)
+    return _validated(name or Path(str(path)).name, path, times, thr, lines)
+
+
+def parse_mahimahi(text: str, path: str | os.PathLike = "<string>", name: str | None = None,
+                   bin_ms: float = 500.0) -> Trace:
+    """Convert a Mahimahi trace (ms of each 1500-byte delivery opportunity) to throughput rows.
+
+    Opportunities are counted per ``bin_ms`` bin; the trace's period is its last timestamp
+    (Mahimahi repeats a trace from the start), rounded up to whole bins.
+    """
+    if not bin_ms > 0:
+        raise ValueError(f"mahimahi_bin_ms must be > 0, got {bin_ms!r}")
+    stamps, last = [], -1
+    for ln, raw in enumerate(text.splitlines(), start=1):
+        s = raw.strip()
+        if not s or s.startswith("#"):
+            continue
+        try:
+            v = int(s)
+        except ValueError:
+            raise _fail(path, ln, f"expected one integer millisecond per line (Mahimahi format), got {s!r}") from None
+        if v < 0:
+            raise _fail(path, ln, f"timestamp {v} ms is negative")
+        if v < last:
+            raise _fail(path, ln, f"timestamp {v} ms is earlier than the previous one ({last} ms)")
+        stamps.append(v)
+        last = v
+    if not stamps:
+        raise _fail(path, None, "empty Mahimahi trace: expected one integer millisecond per line")
+    if stamps[-1] <= 0:
+        raise _fail(path, None, "Mahimahi trace lasts 0 ms: its last timestamp must be > 0")
+    n_bins = max(1, math.ceil(stamps[-1] / bin_ms))
+    # A stamp at exactly k*bin_ms belongs to bin k-1 (delivered by the end of that bin).
+    idx = np.clip(np.ceil(np.asarray(stamps, dtype=np.float64) / bin_ms).astype(np.int64) - 1, 0, n_bins - 1)
+    counts = np.bincount(idx, minlength=n_bins)
+    mbps = counts * MAHIMAHI_PACKET_BYTES * 8 / (bin_ms / 1000.0) / 1e6
+    times = [k * bin_ms / 1000.0 for k in range(n_bins + 1)]
+    thr = [float(mbps[0])] + [float(x) for x in mbps]  # row 0 only anchors the clock
+    return _validated(name or Path(str(path)).name, path, times, thr, [None] * len(times))
+
+
+def parse_sabre_json(text: str, path: str | os.PathLike = "<string>", name: str | None = None) -> Trace:
+    """Convert Sabre's network JSON (list of periods) to throughput rows."""
+    try:
+        periods = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise _fail(path, e.lineno, f"invalid JSON: {e.msg}") from None
+    if not isinstance(periods, list) or not periods:
+        raise _fail(path, None, "expected a non-empty JSON list of {duration_ms, bandwidth_kbps} periods")
+    times, thr, ignored_latency = [0.0], [], False
+    for i, p in enumerate(periods):
+        if not isinstance(p, dict) or "duration_ms" not in p or "bandwidth_kbps" not in p:
+            raise _fail(path, None, f"period {i}: expected an object with 'duration_ms' and 'bandwidth_kbps'")
+        try:
+            d, bw = float(p["duration_ms"]), float(p["bandwidth_kbps"])
+        except (TypeError, ValueError):
+            raise _fail(path, None, f"period {i}: duration_ms and bandwidth_kbps must be numbers") from None
+        if not (math.isfinite(d) and d > 0):
+            raise _fail(path, None, f"period {i}: duration_ms must be a finite number > 0, got {p['duration_ms']!r}")
+        times.append(times[-1] + d / 1000.0)
+        thr.append(bw / 1000.0)
+        ignored_latency |= "latency_ms" in p
+    if ignored_latency:
+        warnings.warn(f"{path}: per-period latency_ms is ignored; the env's rtt_ms applies to every chunk",
+                      stacklevel=2)
+    thr = [thr[0]] + thr
+    return _validated(name or Path(str(path)).name, path, times, thr, [None] * len(times))
+
+
+def _detect_format(text: str, path) -> str:
+    if str(path).endswith(".json") or text.lstrip().startswith("["):
+        return "sabre_json"
+    for raw in text.splitlines():
+        parts = raw.split()
+        if parts and not parts[0].startswith("#"):
+            return "mahimahi" if len(parts) == 1 else "two_column"
+    return "two_column"  # empty: the parser reports it
+
+
+def load_trace(path: str | os.PathLike, fmt: str = "auto", mahimahi_bin_ms: float = 500.0) -> Trace:
+    """Load one trace file in any supported format."""
+    if fmt not in TRACE_FORMATS:
+        raise ValueError(f"trace_format must be one of {TRACE_FORMATS}, got {fmt!r}")
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except UnicodeDecodeError:
+        raise _fail(p, None, "not a text file (expected a trace)") from None
+    if fmt == "auto":
+        fmt = _detect_format(text, p)
+    if fmt == "two_column":
+        return parse_two_column(text, p)
+    if fmt == "mahimahi":
+        return parse_mahimahi(text, p, bin_ms=mahimahi_bin_ms)
+    return parse_sabre_json(text, p)
+
+
+def trace_files(folder: str | os.PathLike) -> list[Path]:
+    """The trace files of a folder, in sorted name order (the order evaluations play them)."""
+    p = Path(folder)
+    files = sorted(
+        f for f in p.iterdir()
+        if f.is_file() and not f.name.startswith(".")
+        and not f.name.endswith(_SKIPPED_SUFFIXES) and f.name not in _SKIPPED_NAMES
+    )
+    if not files:
+        raise ValueError(f"{p}: folder holds no trace files")
+    return files
+
+
+def bundled_split_dir(split: str) -> Path:
+    folder = NAMED_SPLITS[split]
+    return Path(str(resources.files("feedbackgym.envs.abr") / "_data" / "traces" / folder))
+
+
+def resolve_trace_source(source: str) -> Path:
+    """Map a named split or a path to the file or folder it designates."""
+    if source in NAMED_SPLITS:
+        return bundled_split_dir(source)
+    p = Path(source).expanduser()
+    if not p.exists():
+        raise ValueError(
+            f"traces={source!r}: no such file or folder (named splits: {sorted(set(NAMED_SPLITS))}, "
+            "or 'synthetic')"
+        )
+    return p
+
+
+def load_traces(source: str | os.PathLike, fmt: str = "auto", mahimahi_bin_ms: float = 500.0) -> list[Trace]:
+    """Load a named split, a file, or every trace file of a folder (sorted by name)."""
+    p = resolve_trace_source(str(source))
+    if p.is_dir():
+        return [load_trace(f, fmt, mahimahi_bin_ms) for f in trace_files(p)]
+    return [load_trace(p, fmt, mahimahi_bin_ms)]
+
+
+def verify_bundled_checksums() -> dict[str, int]:
+    """Check every bundled trace against SHA256SUMS; returns files checked per split."""
+    checked = {}
+    for split in ("train_127", "fcc_test_290"):
+        folder = bundled_split_dir(split)
+        sums = (folder / "SHA256SUMS").read_text().split("\n")
+        n = 0
+        for line in sums:
+            if not line.strip():
+                continue
+            digest, name = line.split(maxsplit=1)
+            got = hashlib.sha256((folder / name.strip()).read_bytes()).hexdigest()
+            if got != digest:
+                raise ValueError(f"{folder / name.strip()}: checksum mismatch (bundled data modified?)")
+            n += 1
+        checked[split] = n
+    return checked
+
+
+# ----------------------------------------------------------------------------------------------
+# Packed form
+
+
+@dataclass(frozen=True, eq=False)
+class TraceSet:
+    """Traces packed into flat arrays for the simulators.
+
+    Interval ``j`` of trace ``k`` lives at flat index ``offsets[k] + j - 1`` and spans
+    ``[seg_start_s, seg_end_s)`` at ``seg_rate_bps`` payload bytes per second; ``cum_bytes``
+    is the payload deliverable from the trace's start to the end of each interval. Downloads
+    are solved on this cumulative curve instead of stepping interval by interval, which lets
+    the batched simulator advance thousands of players with a handful of array operations.
+
+    ``lists`` holds the same per-trace values as Python lists: the scalar simulator searches
+    them with :func:`bisect`, which is several times faster than numpy on single values and
+    performs exactly the same float comparisons.
+    """
+
+    names: tuple[str, ...]
+    offsets: np.ndarray        # (K+1,) int64
+    seg_start_s: np.ndarray    # (M,)
+    seg_end_s: np.ndarray      # (M,)
+    seg_rate_bps: np.ndarray   # (M,) payload bytes / s
+    cum_bytes: np.ndarray      # (M,) bytes delivered by the end of each interval
+    cum_before: np.ndarray     # (M,) bytes delivered by the start of each interval
+    period_s: np.ndarray       # (K,) trace duration (the wrap period)
+    period_bytes: np.ndarray   # (K,) payload bytes over one period
+    n_rows: np.ndarray         # (K,) rows per trace (start row r picks clock time_s[r-1])
+    row_time_s: np.ndarray     # (M+K,) time of every row, flat, trace k at offsets[k]+k
+    search_key: np.ndarray     # (M,) cum_bytes + per-trace base: one sorted array for all traces
+    key_base: np.ndarray       # (K,)
+    time_key: np.ndarray       # (M,) seg_end_s + per-trace base, sorted across traces
+    time_base: np.ndarray      # (K,)
+    lists: list = field(repr=False, default_factory=list)  # [TraceLists]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @classmethod
+    def from_traces(cls, traces: Sequence[Trace]) -> "TraceSet":
+        if len(traces) == 0:
+            raise ValueError("a trace set needs at least one trace")
+        packed = [pack_trace(tr) for tr in traces]
+        offsets = np.concatenate(([0], np.cumsum([len(p["cum_bytes"]) for p in packed]))).astype(np.int64)
+        period_s = np.asarray([p["period_s"] for p in packed])
+        period_bytes = np.asarray([p["period_bytes"] for p in packed])
+        # Gaps keep traces apart in the shared sorted keys (see batch_sim.locate_*).
+        key_base = np.concatenate(([0.0], np.cumsum(period_bytes * 1.5 + 1.0)[:-1]))
+        time_base = np.concatenate(([0.0], np.cumsum(period_s * 1.5 + 1.0)[:-1]))
+        cat = lambda key: np.concatenate([p[key] for p in packed])  # noqa: E731
+        ts = cls(
+            names=tuple(tr.name for tr in traces), offsets=offsets,
+            seg_start_s=cat("seg_start_s"), seg_end_s=cat("seg_end_s"), seg_rate_bps=cat("seg_rate_bps"),
+            cum_bytes=cat("cum_bytes"), cum_before=cat("cum_before"),
+            period_s=period_s, period_bytes=period_bytes,
+            n_rows=np.asarray([len(tr.time_s) for tr in traces], dtype=np.int64),
+            row_time_s=np.concatenate([tr.time_s for tr in traces]),
+            search_key=np.concatenate([p["cum_bytes"] + b for p, b in zip(packed, key_base)]),
+            key_base=key_base,
+            time_key=np.concatenate([p["seg_end_s"] + b for p, b in zip(packed, time_base)]),
+            time_base=time_base,
+        )
+        for p in packed:
+            ts.lists.append(TraceLists(**{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in p.items()}))
+        return ts
+
+    def row_time(self, k: int, row: int) -> float:
+        """Clock time of row ``row`` of trace ``k``."""
+        return float(self.row_time_s[self.offsets[k] + k + row])
+
+    def trace(self, k: int) -> Trace:
+        a, n = self.offsets[k] + k, self.n_rows[k]
+        t = self.row_time_s[a:a + n]
+        thr = self.seg_rate_bps[self.offsets[k]:self.offsets[k + 1]] / PAYLOAD_FRACTION * 8.0 / 1e6
+        return Trace(self.names[k], t, np.concatenate(([thr[0]], thr)))
+
+
+def pack_trace(trace: Trace) -> dict:
+    """Per-interval arrays of one trace. The single place these floats are computed, so the
+    scalar and batched simulators (and every pool they use) see bit-identical values."""
+    t, b = trace.time_s, trace.throughput_mbps
+    rate = b[1:] * 1e6 / 8.0 * PAYLOAD_FRACTION
+    cum = np.cumsum(rate * np.diff(t))
+    return dict(
+        seg_start_s=t[:-1].copy(), seg_end_s=t[1:].copy(), seg_rate_bps=rate, cum_bytes=cum,
+        cum_before=np.concatenate(([0.0], cum[:-1])), period_s=float(t[-1]), period_bytes=float(cum[-1]),
+    )
+
+
+@dataclass(frozen=True)
+class TraceLists:
+    """One trace's interval arrays as Python lists, for the scalar simulator."""
+
+    seg_start_s: list
+    seg_end_s: list
+    seg_rate_bps: list
+    cum_bytes: list
+    cum_before: list
+    period_s: float
+    period_bytes: float
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_trace_set(source: str, fmt: str, bin_ms: float, mtime: float) -> TraceSet:
+    return TraceSet.from_traces(load_traces(source, fmt, bin_ms))
+
+
+def trace_set(source: str, fmt: str = "auto", mahimahi_bin_ms: float = 500.0) -> TraceSet:
+    """Load (once per process) and pack the traces of a named split, file or folder."""
+    p = resolve_trace_source(source)
+    return _cached_trace_set(str(source), fmt, float(mahimahi_bin_ms), p.stat().st_mtime)

@@ -1,0 +1,37 @@
+"""Every ``gymnasium.register`` call of the suite, with versioned, namespaced ids.
+
+Importing :mod:`feedbackgym` runs :func:`register_envs`, so ``gym.make("feedbackgym:feedbackgym/<Name>-v0")``
+works in any fresh process (Gymnasium imports the module before the ``:``), including
+``SubprocVecEnv`` children started with spawn or forkserver and RLlib env runners.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+NAMESPACE = "feedbackgym"
+
+#: id -> (entry point, vector entry point, one-line description)
+ENVS = {
+    f"{NAMESPACE}/AbrStreaming-v0": (
+        "feedbackgym.envs.abr.env:AbrStreamingEnv",
+        "feedbackgym.envs.abr.vector:AbrStreamingVectorEnv",
+        "Adaptive bitrate streaming over real network traces (Pensieve simulator; QoE = quality - rebuffering - switches)",
+    ),
+}
+
+
+def register_envs() -> None:
+    """Register every env id; safe to call any number of times."""
+    for env_id, (entry, vector_entry, _) in ENVS.items():
+        if env_id in gym.registry:
+            continue
+        gym.register(id=env_id, entry_point=entry, vector_entry_point=vector_entry, disable_env_checker=False)
+
+
+def env_ids() -> list[str]:
+    return list(ENVS)
+
+
+def describe(env_id: str) -> str:
+    return ENVS[env_id][2]
