@@ -120,10 +120,10 @@ class AbrStreamingEnv(gym.Env):
         self._lq = setup.log_quality.tolist()
         self._hd = None if setup.hd_quality is None else setup.hd_quality.tolist()
         self._next_mb = setup.next_sizes_mb
-        self._next_bytes = [np.asarray(r) for r in (setup.next_sizes_mb * 1e6).round().astype(np.int64)]
+        self._next_bytes = list(setup.next_chunk_bytes)
         self._levels = setup.levels
         self._chunks_total = setup.chunks_total
-        self._obs = np.zeros((6, setup.observation_space.shape[1]), dtype=np.float64)
+        self._obs = np.zeros((6, setup.observation_space.shape[1]), dtype=np.float32)
 
     @property
     def num_traces(self) -> int | None:
@@ -170,7 +170,7 @@ class AbrStreamingEnv(gym.Env):
             self._obs[4, :self._levels] = self._next_mb[0]
             self._obs[5, -1] = 1.0
             info.update(self._chunk_info(-1, 0.0, 0.0, 0.0, 0))
-        return self._obs.astype(np.float32), info
+        return self._obs.copy(), info
 
     # -------------------------------------------------------------------------------- step
 
@@ -235,7 +235,7 @@ class AbrStreamingEnv(gym.Env):
             info["episode_metrics"] = episode_metrics(
                 self.setup, self._steps, self._reward_sum, self._bitrate_sum, self._rebuffer_s,
                 self._switches, self._startup_s, self._trace_index)
-        return self._obs.astype(np.float32), reward, terminated, False, info
+        return self._obs.copy(), reward, terminated, False, info
 
     def _observe(self, level: int, delay_ms: float, size: int) -> None:
         """Pensieve's state update: shift the history left, write the newest column."""

@@ -42,6 +42,7 @@ class AbrSetup:
     log_quality: np.ndarray          # (L,)
     hd_quality: np.ndarray | None    # (L,)
     next_sizes_mb: np.ndarray        # (chunks_total + 1, L): obs row 4 after each chunk
+    next_chunk_bytes: np.ndarray     # (chunks_total + 1, L): the same in bytes, for info
     action_space: spaces.Discrete
     observation_space: spaces.Box
 
@@ -79,11 +80,12 @@ def build(cfg: AbrConfig) -> AbrSetup:
 
     chunks_total = video.chunks - 1 if pensieve else video.chunks
     rates = video.bitrates_kbps
-    sizes_mb = video.chunk_bytes.T / 1000.0 / 1000.0  # Pensieve: bytes / M_IN_K / M_IN_K
     # Row n: the next chunk's sizes shown after n chunks. After the last chunk Pensieve's env
     # shows the next video's first chunk; the default mode shows that nothing is left.
-    end_row = sizes_mb[:1] if pensieve else np.zeros((1, L))
-    next_sizes = np.vstack([sizes_mb[:chunks_total], end_row])
+    next_bytes = video.chunk_bytes.T
+    next_bytes = np.vstack([next_bytes[:chunks_total], next_bytes[:1] if pensieve else np.zeros((1, L), np.int64)])
+    next_sizes = next_bytes / 1000.0 / 1000.0  # Pensieve: bytes / M_IN_K / M_IN_K
+    next_bytes.setflags(write=False)
     cols = max(PENSIEVE_HISTORY, L)
     return AbrSetup(
         config=cfg, video=video, traces=traces, synthetic=synthetic, components=components,
@@ -92,6 +94,7 @@ def build(cfg: AbrConfig) -> AbrSetup:
         log_quality=np.log(rates / rates[0]),
         hd_quality=None if hd is None else np.asarray(hd, dtype=np.float64),
         next_sizes_mb=next_sizes,
+        next_chunk_bytes=next_bytes,
         action_space=spaces.Discrete(L),
         observation_space=spaces.Box(0.0, np.inf, shape=(6, cols), dtype=np.float32),
     )

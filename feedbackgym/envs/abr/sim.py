@@ -43,9 +43,10 @@ def transfer(tl: TraceLists, j: int, t_s: float, size_bytes: float) -> tuple[flo
     """
     q = tl.cum_before[j] + tl.seg_rate_bps[j] * (t_s - tl.seg_start_s[j]) + size_bytes
     laps = 0
-    if q >= tl.period_bytes:  # the download wraps past the end of the trace
-        laps = int(q // tl.period_bytes)
-        q = q - laps * tl.period_bytes
+    if q >= tl.period_bytes:  # the download wraps past the end of the trace (fmod is exact)
+        r = math.fmod(q, tl.period_bytes)
+        laps = round((q - r) / tl.period_bytes)
+        q = r
     j_end = bisect_right(tl.cum_bytes, q)  # first interval whose end delivers more than q
     t_end = tl.seg_start_s[j_end] + (q - tl.cum_before[j_end]) / tl.seg_rate_bps[j_end]
     return laps * tl.period_s + t_end - t_s, j_end, t_end
