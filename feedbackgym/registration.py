@@ -11,11 +11,12 @@ import gymnasium as gym
 
 NAMESPACE = "feedbackgym"
 
-#: id -> (entry point, vector entry point, one-line description)
+#: id -> (entry point, vector entry point, domain, one-line description)
 ENVS = {
     f"{NAMESPACE}/AbrStreaming-v0": (
         "feedbackgym.envs.abr.env:AbrStreamingEnv",
         "feedbackgym.envs.abr.vector:AbrStreamingVectorEnv",
+        "abr",
         "Adaptive bitrate streaming over real network traces (Pensieve simulator; QoE = quality - rebuffering - switches)",
     ),
 }
@@ -23,7 +24,7 @@ ENVS = {
 
 def register_envs() -> None:
     """Register every env id; safe to call any number of times."""
-    for env_id, (entry, vector_entry, _) in ENVS.items():
+    for env_id, (entry, vector_entry, _, _) in ENVS.items():
         if env_id in gym.registry:
             continue
         gym.register(id=env_id, entry_point=entry, vector_entry_point=vector_entry, disable_env_checker=False)
@@ -33,5 +34,17 @@ def env_ids() -> list[str]:
     return list(ENVS)
 
 
+def _spec(env_id: str):
+    if env_id not in ENVS:
+        raise ValueError(f"unknown env id {env_id!r}; registered: {env_ids()}")
+    return ENVS[env_id]
+
+
 def describe(env_id: str) -> str:
-    return ENVS[env_id][2]
+    """One-line description of an env id."""
+    return _spec(env_id)[3]
+
+
+def domain(env_id: str) -> str:
+    """The domain (abr, cluster, market) an env id belongs to: selects baselines and rewards."""
+    return _spec(env_id)[2]

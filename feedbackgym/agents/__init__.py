@@ -1,0 +1,1 @@
+"""Agents: classical baselines per domain, SB3 training, evaluation harness."""

@@ -1,0 +1,81 @@
+"""What ``--policy`` names: a baseline of the env's domain or a saved SB3 model (``.zip``).
+
+A policy is duck-typed: ``reset(env, obs, info)`` at each episode start, ``act(obs, info) -> action``
+per step, and optionally ``end_episode(obs, info)`` with the terminal step (controllers that keep
+state across videos, like Pensieve's robustMPC, need it). Baselines read ``info`` (the field's
+own quantities); learned models read the observation.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+from .baselines import baseline_names, make_baseline
+
+#: SB3 algorithm classes by the module their policy class lives in.
+_ALGOS = {"ppo": "PPO", "dqn": "DQN", "a2c": "A2C", "sac": "SAC", "td3": "TD3"}
+
+
+def sb3_algo_of(path: str | Path) -> str:
+    """Which SB3 algorithm saved ``path`` (read from the zip's metadata, nothing executed)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            data = json.loads(z.read("data"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as e:
+        raise ValueError(f"{path}: not a stable-baselines3 model zip ({e})") from None
+    module = data.get("policy_class", {}).get("__module__", "")
+    for key in _ALGOS:
+        if f".{key}." in module:
+            return key
+    raise ValueError(f"{path}: cannot tell which SB3 algorithm saved it (policy module {module!r})")
+
+
+class Sb3Policy:
+    """A saved SB3 model acting deterministically (the greedy / mode action)."""
+
+    def __init__(self, path: str | Path, deterministic: bool = True):
+        import stable_baselines3 as sb3
+
+        self.path = str(path)
+        self.algo = sb3_algo_of(path)
+        self.model = getattr(sb3, _ALGOS[self.algo]).load(self.path, device="cpu")
+        self.deterministic = deterministic
+
+    def reset(self, env, obs, info) -> None:
+        space = self.model.observation_space
+        if space.shape != env.observation_space.shape:
+            raise ValueError(f"{self.path}: model expects observations of shape {space.shape}, "
+                             f"the env gives {env.observation_space.shape}")
+
+    def act(self, obs, info):
+        action, _ = self.model.predict(obs, deterministic=self.deterministic)
+        return int(action)
+
+    def __repr__(self) -> str:
+        return f"Sb3Policy({self.path!r}, algo={self.algo})"
+
+
+def is_model_path(spec: str) -> bool:
+    return spec.endswith(".zip") or Path(spec).is_file()
+
+
+def make_policy(env_id: str, spec: str):
+    """A baseline by name (see ``feedbackgym baselines ENV_ID``) or a saved model ``.zip``."""
+    if is_model_path(spec):
+        if not Path(spec).is_file():
+            raise ValueError(f"policy {spec!r}: no such model file")
+        return Sb3Policy(spec)
+    if spec in baseline_names(env_id):
+        return make_baseline(env_id, spec)
+    raise ValueError(f"policy {spec!r}: not a baseline of {env_id} ({sorted(baseline_names(env_id))}) "
+                     "nor a saved model .zip")
+
+
+def policy_label(spec: str) -> str:
+    """Short name for tables and plots: the baseline name, or the model's run folder / file stem."""
+    if is_model_path(spec):
+        p = Path(spec)
+        return p.parent.name if p.stem in ("model", "best_model", "final_model") else p.stem
+    return spec
