@@ -39,12 +39,18 @@ import numpy as np
 PAYLOAD_FRACTION = 0.95
 MAHIMAHI_PACKET_BYTES = 1500
 
-#: Named splits shipped in the package (see _data/SOURCE.md for provenance and terms).
+#: Named splits shipped in the package (see _data/SOURCE.md for provenance and terms):
+#: name -> (bundled folder, which of its files). ``hsdpa_holdout`` is every 4th Norway HSDPA
+#: trace of train_127 in sorted order (17 traces); ``train_fit`` is the other 110. Training on
+#: ``train_fit`` leaves a mobile (3G) test set that no agent has seen, since Pensieve's own
+#: 142-trace HSDPA test set is not bundled.
 NAMED_SPLITS = {
-    "train": "train_127",
-    "train_127": "train_127",
-    "fcc_test": "fcc_test_290",
-    "fcc_test_290": "fcc_test_290",
+    "train": ("train_127", "all"),
+    "train_127": ("train_127", "all"),
+    "fcc_test": ("fcc_test_290", "all"),
+    "fcc_test_290": ("fcc_test_290", "all"),
+    "train_fit": ("train_127", "fit"),
+    "hsdpa_holdout": ("train_127", "holdout"),
 }
 TRACE_FORMATS = ("auto", "two_column", "mahimahi", "sabre_json")
 #: Files in a trace folder that are documentation, not traces.
@@ -229,8 +235,19 @@ def trace_files(folder: str | os.PathLike) -> list[Path]:
 
 
 def bundled_split_dir(split: str) -> Path:
-    folder = NAMED_SPLITS[split]
+    folder = NAMED_SPLITS[split][0] if split in NAMED_SPLITS else split
     return Path(str(resources.files("feedbackgym.envs.abr") / "_data" / "traces" / folder))
+
+
+def split_files(split: str) -> list[Path]:
+    """The files of a named split, in sorted order."""
+    folder, which = NAMED_SPLITS[split]
+    files = trace_files(bundled_split_dir(folder))
+    if which == "all":
+        return files
+    norway = [f for f in files if not f.name.startswith("trace_")]  # FCC files are trace_<id>_...
+    holdout = set(norway[3::4])
+    return [f for f in files if (f in holdout) == (which == "holdout")]
 
 
 def resolve_trace_source(source: str) -> Path:
@@ -248,6 +265,8 @@ def resolve_trace_source(source: str) -> Path:
 
 def load_traces(source: str | os.PathLike, fmt: str = "auto", mahimahi_bin_ms: float = 500.0) -> list[Trace]:
     """Load a named split, a file, or every trace file of a folder (sorted by name)."""
+    if str(source) in NAMED_SPLITS:
+        return [load_trace(f, fmt, mahimahi_bin_ms) for f in split_files(str(source))]
     p = resolve_trace_source(str(source))
     if p.is_dir():
         return [load_trace(f, fmt, mahimahi_bin_ms) for f in trace_files(p)]
