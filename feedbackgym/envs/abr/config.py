@@ -65,6 +65,9 @@ class AbrConfig:
     sleep_quantum_ms: float = param(500.0, "the player sleeps in multiples of this, ms", number(0.0, 60000.0, lo_open=True))
     first_level: int = param(1, "pensieve mode: level of the first chunk, played before the agent acts",
                              number(0, 1000, integer=True))
+    observation_layout: str = param("flat", "'flat': Pensieve's 6 x max(8, L) state as a row-major vector (what "
+                                    "MLP policies and SB3's checker expect); 'matrix': the 6 x max(8, L) array",
+                                    one_of("flat", "matrix"))
     reward: Any = param("qoe_lin", "qoe_lin, qoe_log, qoe_hd, a weights dict over reward components, "
                         "'module:function', or a callable", _reward)
     hd_scores: Any = param(None, "HD score per level for qoe_hd; null uses Pensieve's [1,2,3,12,15,20] "

@@ -36,8 +36,11 @@ class AbrStreamingEnv(gym.Env):
 
     ## Observation Space
 
-    ``Box(0, inf, (6, max(8, L)), float32)``, Pensieve's state; columns are the last 8 chunks,
-    oldest first (row 4 is not a history):
+    Pensieve's state, a 6 x C matrix with C = max(8, L), ``float32``: columns are the last 8
+    chunks, oldest first (row 4 is not a history). By default it is returned flattened row-major
+    as ``Box(0, high, (6 * C,))`` (``obs.reshape(6, C)`` recovers the matrix); with
+    ``observation_layout="matrix"`` as ``Box(0, high, (6, C))``. ``high`` is 1 for rows 0 and 5
+    and a finite stand-in (1e6) for the rows without a physical bound:
 
     | row | meaning                                  | unit / normalisation          |
     |-----|------------------------------------------|-------------------------------|
@@ -92,7 +95,7 @@ class AbrStreamingEnv(gym.Env):
     * v0: initial version.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # ansi text, one line per chunk
 
     def __init__(self, config: AbrConfig | dict | None = None, render_mode: str | None = None, **overrides):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -123,7 +126,8 @@ class AbrStreamingEnv(gym.Env):
         self._next_bytes = list(setup.next_chunk_bytes)
         self._levels = setup.levels
         self._chunks_total = setup.chunks_total
-        self._obs = np.zeros((6, setup.observation_space.shape[1]), dtype=np.float32)
+        self._obs = np.zeros(setup.obs_shape, dtype=np.float32)
+        self._obs_out_shape = setup.observation_space.shape
 
     @property
     def num_traces(self) -> int | None:
@@ -170,7 +174,7 @@ class AbrStreamingEnv(gym.Env):
             self._obs[4, :self._levels] = self._next_mb[0]
             self._obs[5, -1] = 1.0
             info.update(self._chunk_info(-1, 0.0, 0.0, 0.0, 0))
-        return self._obs.copy(), info
+        return self._obs.reshape(self._obs_out_shape).copy(), info
 
     # -------------------------------------------------------------------------------- step
 
@@ -235,7 +239,7 @@ class AbrStreamingEnv(gym.Env):
             info["episode_metrics"] = episode_metrics(
                 self.setup, self._steps, self._reward_sum, self._bitrate_sum, self._rebuffer_s,
                 self._switches, self._startup_s, self._trace_index)
-        return self._obs.copy(), reward, terminated, False, info
+        return self._obs.reshape(self._obs_out_shape).copy(), reward, terminated, False, info
 
     def _observe(self, level: int, delay_ms: float, size: int) -> None:
         """Pensieve's state update: shift the history left, write the newest column."""
@@ -264,7 +268,7 @@ class AbrStreamingEnv(gym.Env):
             "delay_ms": delay_ms,
             "sleep_ms": sleep_ms,
             "chunk_bytes": size,
-            "next_chunk_bytes": self._next_bytes[session.chunk],
+            "next_chunk_bytes": self._next_bytes[session.chunk].copy(),
             "trace_index": self._trace_index,
         }
 

@@ -43,6 +43,7 @@ class AbrSetup:
     hd_quality: np.ndarray | None    # (L,)
     next_sizes_mb: np.ndarray        # (chunks_total + 1, L): obs row 4 after each chunk
     next_chunk_bytes: np.ndarray     # (chunks_total + 1, L): the same in bytes, for info
+    obs_shape: tuple                 # (6, cols): the state matrix the envs maintain
     action_space: spaces.Discrete
     observation_space: spaces.Box
 
@@ -53,6 +54,19 @@ class AbrSetup:
     @property
     def pensieve(self) -> bool:
         return self.config.mode == "pensieve"
+
+
+#: Rows 1-4 (buffer, throughput, delay, sizes) have no physical upper bound; a finite stand-in
+#: keeps Gymnasium's checker and normalising wrappers happy. Rows 0 and 5 are fractions.
+OBS_ROW_HIGH = 1e6
+
+
+def _obs_space(cols: int, layout: str) -> spaces.Box:
+    high = np.full((6, cols), OBS_ROW_HIGH, dtype=np.float32)
+    high[0] = high[5] = 1.0
+    if layout == "flat":
+        high = high.reshape(-1)
+    return spaces.Box(np.zeros_like(high), high, dtype=np.float32)
 
 
 def build(cfg: AbrConfig) -> AbrSetup:
@@ -95,8 +109,9 @@ def build(cfg: AbrConfig) -> AbrSetup:
         hd_quality=None if hd is None else np.asarray(hd, dtype=np.float64),
         next_sizes_mb=next_sizes,
         next_chunk_bytes=next_bytes,
+        obs_shape=(6, cols),
         action_space=spaces.Discrete(L),
-        observation_space=spaces.Box(0.0, np.inf, shape=(6, cols), dtype=np.float32),
+        observation_space=_obs_space(cols, cfg.observation_layout),
     )
 
 

@@ -70,7 +70,8 @@ class AbrStreamingVectorEnv(VectorEnv):
         self._br_norm = setup.bitrate_mbps / setup.bitrate_mbps[-1]
         L = setup.levels
         # float32 like the single env's observation: values are rounded once, when written
-        self._obs = np.zeros((n, 6, setup.observation_space.shape[1]), dtype=np.float32)
+        self._obs = np.zeros((n,) + setup.obs_shape, dtype=np.float32)
+        self._obs_out_shape = (n,) + setup.observation_space.shape
         self._obs_spare = np.zeros_like(self._obs)  # shift target, avoids an overlapping copy
         self._last = np.full(n, -1, dtype=np.int64)
         self._trace_index = np.zeros(n, dtype=np.int64)
@@ -113,7 +114,7 @@ class AbrStreamingVectorEnv(VectorEnv):
         self._started = True
         info = self._reset_envs(np.arange(self.num_envs))
         self._needs_reset[:] = False
-        return self._obs.copy(), info
+        return self._obs.reshape(self._obs_out_shape).copy(), info
 
     def _reset_envs(self, idx: np.ndarray) -> dict:
         """Start a new episode in sub-envs ``idx``; returns their reset info (vector layout)."""
@@ -180,7 +181,7 @@ class AbrStreamingVectorEnv(VectorEnv):
             rewards[sel], terminated[sel] = r, term
         if idx is not None:
             info = _merge(info, self._reset_envs(np.flatnonzero(resetting)))
-        obs = self._obs.copy()
+        obs = self._obs.reshape(self._obs_out_shape).copy()
         if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
             self._needs_reset = terminated.copy()
         elif terminated.any():
@@ -192,7 +193,7 @@ class AbrStreamingVectorEnv(VectorEnv):
             info = self._reset_envs(done)
             info.update({"final_obs": final_obs, "_final_obs": terminated.copy(),
                          "final_info": final_info, "_final_info": terminated.copy()})
-            obs = self._obs.copy()
+            obs = self._obs.reshape(self._obs_out_shape).copy()
         return obs, rewards, terminated, np.zeros(n, dtype=bool), info
 
     def _step_envs(self, a: np.ndarray, idx: np.ndarray | None):
