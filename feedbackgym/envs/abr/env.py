@@ -307,6 +307,8 @@ def draw_episode(setup: AbrSetup, rng: np.random.Generator, trace_index, next_tr
         if trace_index is not None:
             check_trace_index(setup, trace_index)  # raises: synthetic traces have no index
         trace, rtt_ms, cap_s = generate(rng, setup.synthetic)
+        rtt_ms = cfg.rtt_ms if rtt_ms is None else rtt_ms
+        cap_s = cfg.buffer_cap_s if cap_s is None else cap_s
         k, name, n_rows = -1, trace.name, len(trace.time_s)
     else:
         ts, trace = setup.traces, None

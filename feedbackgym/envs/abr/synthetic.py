@@ -10,7 +10,8 @@ from configurable ranges, then a trace:
 * the holding time in a level is exponential with mean ``change_interval_s`` (drawn per episode
   uniformly from its range), rounded to whole rows of ``row_s`` and at least one row;
 * each row's throughput is the level's bandwidth times log-normal noise (``noise_sigma``);
-* per episode ``rtt_ms`` and ``buffer_cap_s`` are drawn uniformly from their ranges.
+* per episode ``rtt_ms`` and ``buffer_cap_s`` are drawn uniformly from their ranges when given
+  (otherwise the env's fixed ``rtt_ms`` and ``buffer_cap_s`` apply).
 
 All draws come from the generator passed in (the env's ``np_random``) in a fixed order, so a
 seed gives the same trace in a single env and in the vectorised twin.
@@ -36,8 +37,8 @@ class SyntheticSpec:
     noise_sigma: float = 0.15
     row_s: float = 1.0
     duration_s: float = 320.0
-    rtt_ms: tuple = (80.0, 80.0)
-    buffer_cap_s: tuple = (60.0, 60.0)
+    rtt_ms: tuple | None = None        # None: the env's rtt_ms
+    buffer_cap_s: tuple | None = None  # None: the env's buffer_cap_s
 
     @classmethod
     def from_dict(cls, d: dict | None, where: str = "AbrConfig.synthetic") -> "SyntheticSpec":
@@ -50,7 +51,7 @@ class SyntheticSpec:
             "bandwidth_mbps": interval(1e-3, 1e5), "change_interval_s": interval(1e-3, 1e5),
             "n_states": number(1, 1000, integer=True), "jump_prob": number(0, 1),
             "noise_sigma": number(0, 5), "row_s": number(1e-3, 1e4, lo_open=False),
-            "duration_s": number(1e-3, 1e6), "rtt_ms": interval(0, 1e5), "buffer_cap_s": interval(0, 1e5),
+            "duration_s": number(1e-3, 1e6), "rtt_ms": interval(0, 1e5, allow_none=True), "buffer_cap_s": interval(1e-3, 1e5, allow_none=True),
         }
         out = {k: checks[k](f"{where}.{k}", v) for k, v in d.items()}
         spec = cls(**out)
@@ -68,14 +69,15 @@ class SyntheticSpec:
         return self.bandwidth_mbps[1] * math.exp(8 * self.noise_sigma) * 1e6 / 8 * self.rows * self.row_s
 
 
-def generate(rng: np.random.Generator, spec: SyntheticSpec, name: str = "synthetic") -> tuple[Trace, float, float]:
-    """Draw one episode's trace, RTT (ms) and buffer cap (s)."""
+def generate(rng: np.random.Generator, spec: SyntheticSpec,
+             name: str = "synthetic") -> tuple[Trace, float | None, float | None]:
+    """Draw one episode's trace, RTT (ms) and buffer cap (s); None where the spec has no range."""
     lo_b, hi_b = np.log(spec.bandwidth_mbps[0]), np.log(spec.bandwidth_mbps[1])
     a, b = np.sort(rng.uniform(lo_b, hi_b, size=2))
     levels = np.exp(np.linspace(a, b, spec.n_states))
     mean_hold_rows = rng.uniform(*spec.change_interval_s) / spec.row_s
-    rtt_ms = float(rng.uniform(*spec.rtt_ms))
-    buffer_cap_s = float(rng.uniform(*spec.buffer_cap_s))
+    rtt_ms = None if spec.rtt_ms is None else float(rng.uniform(*spec.rtt_ms))
+    buffer_cap_s = None if spec.buffer_cap_s is None else float(rng.uniform(*spec.buffer_cap_s))
 
     n_rows = spec.rows
     state = int(rng.integers(spec.n_states))
