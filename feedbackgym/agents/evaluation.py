@@ -30,6 +30,8 @@ from .policy import make_policy, policy_label
 def evaluation_kwargs(env_id: str, env_kwargs: dict | None = None, traces: str | None = None,
                       protocol: bool = True) -> dict:
     """Env kwargs for an evaluation: test protocol, then ``traces``, then the user's kwargs."""
+    if traces is not None and env_kwargs and "traces" in env_kwargs and env_kwargs["traces"] != str(traces):
+        raise ValueError(f"traces given twice: --traces {traces!r} and env kwargs traces={env_kwargs['traces']!r}")
     kwargs: dict = {}
     if protocol:
         cfg_cls = type(gym.make(env_id, disable_env_checker=True).unwrapped.config)
@@ -64,7 +66,8 @@ class EvalResult:
                 "aggregate": self.aggregate, "episodes": self.episodes}
 
 
-def run_episodes(env: gym.Env, policy, plan, record_trajectory: bool = False):
+def run_episodes(env: gym.Env, policy, plan, record_trajectory: bool = False, progress=None):
+    """Play ``policy`` on the planned episodes; ``progress(done, total)`` is called after each."""
     episodes, rows = [], []
     for ep, (seed, options) in enumerate(plan):
         obs, info = env.reset(seed=seed, options=options)
@@ -88,6 +91,8 @@ def run_episodes(env: gym.Env, policy, plan, record_trajectory: bool = False):
             record["trace"] = trace_name
         record.update({k: _num(v) for k, v in info.get("episode_metrics", {}).items()})
         episodes.append(record)
+        if progress is not None:
+            progress(ep + 1, len(plan))
     return episodes, rows
 
 
@@ -104,13 +109,13 @@ def aggregate(episodes: list[dict]) -> dict:
 
 def evaluate(env_id: str, policy: str, env_kwargs: dict | None = None, traces: str | None = None,
              episodes: int | None = None, seed: int = 0, protocol: bool = True,
-             record_trajectory: bool = False, policy_obj=None) -> EvalResult:
+             record_trajectory: bool = False, policy_obj=None, progress=None) -> EvalResult:
     """Score ``policy`` (baseline name or model path) on ``env_id``."""
     kwargs = evaluation_kwargs(env_id, env_kwargs, traces, protocol)
     env = gym.make(env_id, **kwargs)
     try:
         pol = policy_obj if policy_obj is not None else make_policy(env_id, policy)
-        eps, rows = run_episodes(env, pol, episode_plan(env, episodes, seed), record_trajectory)
+        eps, rows = run_episodes(env, pol, episode_plan(env, episodes, seed), record_trajectory, progress)
     finally:
         env.close()
     return EvalResult(env_id, policy_label(policy), kwargs, eps, aggregate(eps), rows)
@@ -146,6 +151,9 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; results are meant to be shared
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)

@@ -19,7 +19,11 @@ _ALGOS = {"ppo": "PPO", "dqn": "DQN", "a2c": "A2C", "sac": "SAC", "td3": "TD3"}
 
 
 def sb3_algo_of(path: str | Path) -> str:
-    """Which SB3 algorithm saved ``path`` (read from the zip's metadata, nothing executed)."""
+    """Which SB3 algorithm saved ``path``, read from the zip's metadata (nothing unpickled).
+
+    PPO and A2C share ``ActorCriticPolicy``, so the policy module alone cannot tell them apart;
+    the saved hyperparameters can (``clip_range`` is PPO's, ``target_update_interval`` DQN's).
+    """
     try:
         with zipfile.ZipFile(path) as z:
             data = json.loads(z.read("data"))
@@ -29,6 +33,12 @@ def sb3_algo_of(path: str | Path) -> str:
     for key in _ALGOS:
         if f".{key}." in module:
             return key
+    if "clip_range" in data:
+        return "ppo"
+    if "target_update_interval" in data or "exploration_fraction" in data:
+        return "dqn"
+    if "n_steps" in data:
+        return "a2c"
     raise ValueError(f"{path}: cannot tell which SB3 algorithm saved it (policy module {module!r})")
 
 
