@@ -42,16 +42,35 @@ def sb3_algo_of(path: str | Path) -> str:
     raise ValueError(f"{path}: cannot tell which SB3 algorithm saved it (policy module {module!r})")
 
 
+def vecnormalize_path(model_path: str | Path) -> Path:
+    """Where training saved the observation statistics of a model (``model.zip`` ->
+    ``vecnormalize.pkl``, ``best_model.zip`` -> ``best_vecnormalize.pkl``), if it normalised."""
+    p = Path(model_path)
+    return p.with_name(p.stem.replace("model", "vecnormalize") + ".pkl")
+
+
 class Sb3Policy:
-    """A saved SB3 model acting deterministically (the greedy / mode action)."""
+    """A saved SB3 model acting deterministically (the greedy / mode action).
+
+    If the run normalised observations (``VecNormalize``), the statistics saved beside the
+    model are applied, so the model sees what it saw in training.
+    """
 
     def __init__(self, path: str | Path, deterministic: bool = True):
+        import pickle
+
         import stable_baselines3 as sb3
 
         self.path = str(path)
         self.algo = sb3_algo_of(path)
         self.model = getattr(sb3, _ALGOS[self.algo]).load(self.path, device="cpu")
         self.deterministic = deterministic
+        self.obs_normalizer = None
+        stats = vecnormalize_path(path)
+        if stats.is_file():
+            with open(stats, "rb") as f:
+                self.obs_normalizer = pickle.load(f)  # a VecNormalize without its venv
+            self.obs_normalizer.training = False
 
     def reset(self, env, obs, info) -> None:
         space = self.model.observation_space
@@ -60,6 +79,8 @@ class Sb3Policy:
                              f"the env gives {env.observation_space.shape}")
 
     def act(self, obs, info):
+        if self.obs_normalizer is not None:
+            obs = self.obs_normalizer.normalize_obs(obs)
         action, _ = self.model.predict(obs, deterministic=self.deterministic)
         return int(action)
 

@@ -287,7 +287,7 @@ class AbrStreamingVectorEnv(VectorEnv):
         values = {
             "level": np.asarray(level, dtype=np.int64),
             "chunk_index": chunk - 1,
-            "next_chunk_index": chunk,
+            "next_chunk_index": chunk.copy(),
             "chunks_total": np.full(len(chunk), setup.chunks_total, dtype=np.int64),
             "chunks_left": setup.chunks_total - chunk,
             "buffer_s": sessions.buffer_ms[sel] / 1000.0,

@@ -1,0 +1,392 @@
+"""Training: PPO/DQN smoke runs on every registered id, resume after kill -9, the SB3 adapter of the
+vectorised twin, TensorBoard tags, hyperparameter files.
+
+Runs are tiny (a few thousand steps, a few evaluation episodes); nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("stable_baselines3")
+torch = pytest.importorskip("torch")
+
+from feedbackgym.agents.callbacks import (AtomicCheckpointCallback, EntropyScheduleCallback, ModelPolicy,  # noqa: E402
+                                          evaluate_batched, latest_checkpoint, list_checkpoints, read_csv)
+from feedbackgym.agents.evaluation import evaluate  # noqa: E402
+from feedbackgym.agents.policy import Sb3Policy  # noqa: E402
+from feedbackgym.agents.sb3_vec import TwinVecEnv, make_sb3_vec_env  # noqa: E402
+from feedbackgym.agents.train import resolve_hyperparams, split_hyperparams, train  # noqa: E402
+from feedbackgym.registration import env_ids  # noqa: E402
+
+ABR = "feedbackgym/AbrStreaming-v0"
+
+#: Small settings that any env's hyperparameter block accepts (eval: 2 episodes per split).
+SMOKE = {
+    "ppo": dict(timesteps=2048, n_envs=4, n_steps=128, batch_size=128, n_epochs=2, checkpoint_freq=1024,
+                eval_freq=1024),
+    "dqn": dict(timesteps=2000, n_envs=4, learning_starts=500, buffer_size=4000, batch_size=32,
+                target_update_interval=500, checkpoint_freq=1000, eval_freq=1000),
+}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _tb(run_dir: Path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ea = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0, "tensors": 0})
+    ea.Reload()
+    return ea
+
+
+def _deep_equal(a, b, where="info"):
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and sorted(a) == sorted(b), f"{where}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            _deep_equal(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        assert np.array_equal(a, b), f"{where}: {a!r} != {b!r}"
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+# --------------------------------------------------------------------------------- smoke
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+@pytest.mark.parametrize("env_id", env_ids())
+def test_smoke_train_save_load_evaluate(env_id, algo, tmp_path):
+    kw = dict(SMOKE[algo])
+    run = train(env_id, algo, run_dir=tmp_path / "run", progress_bar=False, seed=3,
+                eval_kwargs={"episodes": 2}, **kw)
+    assert run == tmp_path / "run"
+    for name in ("model.zip", "best_model.zip", "best_model.json", "config.json", "command.txt",
+                 "evaluations.csv"):
+        assert (run / name).is_file(), name
+    config = json.loads((run / "config.json").read_text())
+    assert config["env_id"] == env_id and config["algo"] == algo and config["seed"] == 3
+    assert config["num_timesteps"] >= kw["timesteps"]
+    assert {"feedbackgym", "stable_baselines3", "torch", "gymnasium"} <= set(config["versions"])
+    assert config["env_config"] is not None
+    assert "train(" in (run / "command.txt").read_text()
+    assert latest_checkpoint(run) is not None
+
+    rows = read_csv(run / "evaluations.csv")
+    assert rows and {"timesteps", "eval", "train_s", "mean_reward_per_step"} <= set(rows[0])
+    assert any(r["eval"] == "validation" for r in rows)
+
+    for model in ("model.zip", "best_model.zip"):
+        policy = Sb3Policy(run / model)
+        assert policy.algo == algo
+        result = evaluate(env_id, str(run / model), episodes=2, policy_obj=policy)
+        assert result.aggregate["episodes"] == 2
+        assert np.isfinite(result.aggregate["mean_reward_per_step"])
+
+    ea = _tb(run)
+    scalars = set(ea.Tags()["scalars"])
+    assert "rollout/ep_rew_mean" in scalars
+    assert any(t.startswith("env/reward_components/") for t in scalars), scalars
+    assert any(t.startswith("env/") and not t.startswith("env/reward_components/") for t in scalars)
+    assert "eval/mean_reward_per_step" in scalars and "eval/best_mean_reward_per_step" in scalars
+    assert "hyperparameters/text_summary" in ea.Tags()["tensors"]
+
+
+def test_abr_tensorboard_tags_and_report_only_split(tmp_path):
+    """The ABR block: env KPIs, validation eval on the training traces, FCC test logged but never selecting."""
+    run = train(ABR, "ppo", run_dir=tmp_path / "run", progress_bar=False, eval_kwargs={"episodes": 2},
+                **SMOKE["ppo"])
+    scalars = set(_tb(run).Tags()["scalars"])
+    for tag in ("env/qoe_per_chunk", "env/rebuffer_ratio", "env/mean_bitrate_mbps", "env/switches",
+                "env/reward_components/bitrate_mbps", "env/reward_components/rebuffer_s",
+                "env/reward_components/switch_mbps", "eval/qoe_per_chunk", "eval/fcc_test/qoe_per_chunk",
+                "train/ent_coef", "train/learning_rate"):
+        assert tag in scalars, tag
+    assert "env/trace_index" not in scalars
+    rows = read_csv(run / "evaluations.csv")
+    assert {r["eval"] for r in rows} == {"validation", "fcc_test"}
+    assert all(r["best"] == "" for r in rows if r["eval"] == "fcc_test")
+    best = json.loads((run / "best_model.json").read_text())
+    assert best["eval"] == "validation"
+    config = json.loads((run / "config.json").read_text())
+    assert config["env_config"]["mode"] == "pensieve" and config["env_config"]["traces"] == "train"
+    ent = [e.value for e in _tb(run).Scalars("train/ent_coef")]
+    assert ent[0] == pytest.approx(0.05, abs=0.01) and ent[-1] < ent[0]  # 0.05 -> 0.01 decay
+
+
+# --------------------------------------------------------------------------------- resume
+
+
+def test_resume_after_kill_9(tmp_path):
+    run = tmp_path / "run"
+    code = textwrap.dedent(f"""
+        import torch
+        torch.set_num_threads(1)
+        from feedbackgym.agents.train import train
+        train({ABR!r}, "ppo", timesteps=10**7, run_dir={str(run)!r}, progress_bar=False, n_envs=4, n_steps=128,
+              batch_size=128, n_epochs=2, checkpoint_freq=1024, eval_freq=1024, eval_kwargs={{"episodes": 2}})
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while len(list_checkpoints(run)) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.time() < deadline, "no checkpoints written"
+            time.sleep(0.05)
+        time.sleep(0.2)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (run / "model.zip").exists()  # it really died mid-run
+    step = list_checkpoints(run)[-1][0]
+    rows_before = [r for r in read_csv(run / "evaluations.csv") if int(r["timesteps"]) <= step]
+    assert rows_before
+
+    train(ABR, "ppo", timesteps=step + 1024, run_dir=run, resume=True, progress_bar=False)
+
+    config = json.loads((run / "config.json").read_text())
+    assert config["num_timesteps"] == step + 1024
+    assert list_checkpoints(run)[-1][0] == step + 1024
+    rows = read_csv(run / "evaluations.csv")
+    assert rows[:len(rows_before)] == rows_before  # history kept ...
+    assert max(int(r["timesteps"]) for r in rows) == step + 1024  # ... and appended
+    assert len({(r["timesteps"], r["eval"]) for r in rows}) == len(rows)  # nothing evaluated twice
+    assert "resumed at step" in (run / "command.txt").read_text()
+    ea = _tb(run)
+    steps = [e.step for e in ea.Scalars("eval/mean_reward_per_step")]
+    assert steps == sorted(steps) and steps[-1] == step + 1024
+    assert max(e.step for e in ea.Scalars("env/qoe_per_chunk")) > step
+    Sb3Policy(run / "model.zip")
+
+    # a finished run resumed without a larger --timesteps has nothing left to do
+    train(ABR, "ppo", run_dir=run, resume=True, progress_bar=False, timesteps=step + 1024)
+    assert json.loads((run / "config.json").read_text())["num_timesteps"] == step + 1024
+
+
+def test_resume_errors(tmp_path):
+    with pytest.raises(ValueError, match="run-dir"):
+        train(ABR, "ppo", resume=True)
+    with pytest.raises(ValueError, match="config.json"):
+        train(ABR, "ppo", resume=True, run_dir=tmp_path)
+    run = train(ABR, "ppo", run_dir=tmp_path / "r", progress_bar=False, timesteps=512, n_envs=4, n_steps=128,
+                batch_size=128, eval_freq=0, checkpoint_freq=0)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(ABR, "ppo", run_dir=run, timesteps=512)
+    with pytest.raises(ValueError, match="dqn"):
+        train(ABR, "dqn", run_dir=run, resume=True)
+    with pytest.raises(ValueError, match="differ"):
+        train(ABR, "ppo", run_dir=run, resume=True, env_kwargs={"reward": "qoe_log"})
+
+
+def test_atomic_checkpoints_ignore_partial_writes(tmp_path):
+    folder = tmp_path / "checkpoints"
+    (folder / "step_000000000100").mkdir(parents=True)  # killed before state.json: incomplete
+    (folder / "step_000000000100" / "model.zip").write_bytes(b"PK")
+    (folder / ".tmp-step_000000000200-1").mkdir()
+    assert latest_checkpoint(tmp_path) is None
+    done = folder / "step_000000000050"
+    done.mkdir()
+    (done / "model.zip").write_bytes(b"")
+    (done / "state.json").write_text("{}")
+    assert latest_checkpoint(tmp_path) == done
+    with pytest.raises(ValueError):
+        AtomicCheckpointCallback(0, tmp_path)
+
+
+# ----------------------------------------------------------------------- hyperparameters
+
+
+def test_hyperparams_resolution_and_parsing(tmp_path):
+    hp, source = resolve_hyperparams(ABR, "ppo")
+    assert source.endswith("ppo.yml")
+    assert hp["ent_coef_schedule"] == [0.05, 0.01] and hp["env_kwargs"]["mode"] == "pensieve"
+    assert hp["eval_traces"] == "train"  # validation split, never the test set
+    assert "fcc_test" in hp["extra_evals"]
+    settings, kwargs = split_hyperparams({**hp, "learning_rate": "lin_0.001"}, "ppo")
+    assert kwargs["learning_rate"](1.0) == pytest.approx(1e-3) and kwargs["learning_rate"](0.5) == pytest.approx(5e-4)
+    assert kwargs["policy_kwargs"]["activation_fn"] is torch.nn.ReLU
+    assert kwargs["ent_coef"] == 0.05
+    for algo in ("ppo", "dqn"):
+        hp, _ = resolve_hyperparams("feedbackgym/NoSuchEnv-v0", algo)  # falls back to `default`
+        split_hyperparams(hp, algo)
+
+    f = tmp_path / "hp.yml"
+    f.write_text("default:\n  n_timesteps: 100\n  n_envs: 2\nAbrStreaming-v0:\n  n_envs: 3\n  gamma: 0.9\n")
+    hp, _ = resolve_hyperparams(ABR, "ppo", f, {"gamma": 0.95})
+    assert hp == {"n_timesteps": 100, "n_envs": 3, "gamma": 0.95}
+    hp, _ = resolve_hyperparams(ABR, "ppo", {"n_envs": 5})  # a bare block: over the packaged file
+    assert hp["n_envs"] == 5 and hp["ent_coef_schedule"] == [0.05, 0.01]
+
+    with pytest.raises(ValueError, match="unknown key"):
+        split_hyperparams({"n_timesteps": 10, "not_a_knob": 1}, "ppo")
+    with pytest.raises(ValueError, match="ent_coef_schedule"):
+        split_hyperparams({"n_timesteps": 10, "ent_coef_schedule": [0.1, 0.0]}, "dqn")
+    with pytest.raises(ValueError, match="learning_rate"):
+        split_hyperparams({"n_timesteps": 10, "learning_rate": "fast"}, "ppo")
+    with pytest.raises(ValueError, match="policy_kwargs"):
+        split_hyperparams({"n_timesteps": 10, "policy_kwargs": "dict(net_arch=["}, "ppo")
+    with pytest.raises(ValueError, match="n_timesteps"):
+        split_hyperparams({"n_timesteps": -1}, "ppo")
+    with pytest.raises(ValueError, match="algo"):
+        train(ABR, "sac")
+    with pytest.raises(ValueError, match="unknown env id"):
+        train("feedbackgym/NoSuchEnv-v0", "ppo")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(ValueError, match="bad.yml"):
+        train(ABR, "ppo", hyperparams=bad)
+
+
+def test_entropy_schedule_values():
+    cb = EntropyScheduleCallback(0.05, 0.01, 1000)
+    assert cb.value(0) == pytest.approx(0.05)
+    assert cb.value(500) == pytest.approx(0.03)
+    assert cb.value(1000) == pytest.approx(0.01) and cb.value(5000) == pytest.approx(0.01)
+    half = EntropyScheduleCallback(0.05, 0.01, 1000, fraction=0.5)
+    assert half.value(500) == pytest.approx(0.01)
+
+
+def test_pretrain_block_calls_imitation(tmp_path, monkeypatch):
+    """A `pretrain` block calls feedbackgym.agents.imitation.pretrain(model, env_id, env_kwargs, **block)."""
+    import types
+
+    calls = []
+    fake = types.ModuleType("feedbackgym.agents.imitation")
+
+    def pretrain(model, env_id, env_kwargs, **block):
+        calls.append((type(model).__name__, env_id, env_kwargs, block))
+        return {"samples": 1}
+
+    fake.pretrain = pretrain
+    monkeypatch.setitem(sys.modules, "feedbackgym.agents.imitation", fake)
+    import feedbackgym.agents as agents_pkg
+    monkeypatch.setattr(agents_pkg, "imitation", fake, raising=False)
+    run = train(ABR, "ppo", run_dir=tmp_path / "r", progress_bar=False, timesteps=512, n_envs=4, n_steps=128,
+                batch_size=128, eval_freq=512, checkpoint_freq=0, eval_kwargs={"episodes": 1},
+                pretrain={"baseline": "robust_mpc", "episodes": 3, "epochs": 1})
+    assert calls and calls[0][0] == "PPO" and calls[0][1] == ABR
+    assert calls[0][2]["mode"] == "pensieve" and calls[0][3]["baseline"] == "robust_mpc"
+    assert json.loads((run / "pretrain.json").read_text())["stats"] == {"samples": 1}
+    assert read_csv(run / "evaluations.csv")[0]["timesteps"] == "0"  # the clone is scored before RL
+
+    empty = types.ModuleType("feedbackgym.agents.imitation")  # module without pretrain()
+    monkeypatch.setitem(sys.modules, "feedbackgym.agents.imitation", empty)
+    monkeypatch.setattr(agents_pkg, "imitation", empty, raising=False)
+    with pytest.raises(ValueError, match="imitation"):
+        train(ABR, "ppo", run_dir=tmp_path / "r2", progress_bar=False, timesteps=512, n_envs=4, n_steps=128,
+              batch_size=128, eval_freq=0, checkpoint_freq=0, pretrain={"baseline": "robust_mpc"})
+
+
+# ------------------------------------------------------------------------------ vec envs
+
+
+def _env_kwarg_variants(env_id):
+    return [{}, {"mode": "pensieve"}, {"traces": "synthetic"}] if env_id == ABR else [{}]
+
+
+@pytest.mark.parametrize("env_id", env_ids())
+def test_twin_vec_env_equals_dummy_vec_env(env_id):
+    for kwargs in _env_kwarg_variants(env_id):
+        twin = make_sb3_vec_env(env_id, 3, "twin", kwargs, seed=11)
+        dummy = make_sb3_vec_env(env_id, 3, "dummy", kwargs, seed=11)
+        assert isinstance(twin, TwinVecEnv)
+        assert twin.observation_space == dummy.observation_space and twin.action_space == dummy.action_space
+        assert np.array_equal(twin.reset(), dummy.reset())
+        for a, b in zip(twin.reset_infos, dummy.reset_infos):
+            _deep_equal(a, b, "reset_info")
+        rng = np.random.default_rng(0)
+        episodes = 0
+        for t in range(130):
+            actions = np.array([twin.action_space.sample() for _ in range(3)]) if t % 2 else \
+                rng.integers(0, twin.action_space.n, 3)
+            o1, r1, d1, i1 = twin.step(actions)
+            o2, r2, d2, i2 = dummy.step(actions)
+            assert np.array_equal(o1, o2) and np.array_equal(r1, r2) and np.array_equal(d1, d2), (kwargs, t)
+            for k, (a, b) in enumerate(zip(i1, i2)):
+                _deep_equal(a, b, f"{kwargs} step {t} env {k}")
+                assert "TimeLimit.truncated" in a
+            for a, b in zip(twin.reset_infos, dummy.reset_infos):
+                _deep_equal(a, b, "reset_info")
+            for k in np.flatnonzero(d1):
+                assert "terminal_observation" in i1[k] and "episode_metrics" in i1[k]
+            episodes += int(d1.sum())
+        assert episodes >= 3
+        twin.close()
+        dummy.close()
+
+
+def test_twin_vec_env_rejects_next_step_mode():
+    import gymnasium as gym
+
+    venv = gym.make_vec(ABR, num_envs=2, vectorization_mode="vector_entry_point")
+    with pytest.raises(ValueError, match="SAME_STEP"):
+        TwinVecEnv(venv)
+    with pytest.raises(ValueError, match="vec_env"):
+        make_sb3_vec_env(ABR, 2, "threads")
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+@pytest.mark.parametrize("env_id", env_ids())
+def test_subproc_vec_env_children(env_id, start_method):
+    """'feedbackgym:<id>' makes the env in SubprocVecEnv children started with spawn/forkserver,
+    and the children's transitions equal those of envs made in this process."""
+    import multiprocessing
+
+    if start_method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"{start_method} not available")
+    sub = make_sb3_vec_env(env_id, 2, "subproc", {}, seed=5, start_method=start_method)
+    dummy = make_sb3_vec_env(env_id, 2, "dummy", {}, seed=5)
+    try:
+        assert np.array_equal(sub.reset(), dummy.reset())
+        for _ in range(5):
+            a = np.array([sub.action_space.sample() for _ in range(2)])
+            o1, r1, d1, _ = sub.step(a)
+            o2, r2, d2, _ = dummy.step(a)
+            # SubprocVecEnv stacks rewards as float64, DummyVecEnv keeps a float32 buffer
+            assert np.array_equal(o1, o2) and np.array_equal(r1.astype(np.float32), r2) and np.array_equal(d1, d2)
+        assert sub.get_attr("spec")[0].id == env_id
+    finally:
+        sub.close()
+        dummy.close()
+
+
+@pytest.mark.parametrize("env_id", env_ids())
+def test_batched_evaluation_equals_harness(env_id):
+    from stable_baselines3 import PPO
+
+    model = PPO("MlpPolicy", make_sb3_vec_env(env_id, 2, "dummy"), seed=1, device="cpu")
+    kwargs = {"mode": "pensieve"} if env_id == ABR else {}
+    policy = ModelPolicy(model)
+    harness = evaluate(env_id, "current", env_kwargs=kwargs, episodes=4, policy_obj=policy)
+    records, agg = evaluate_batched(env_id, policy, kwargs, episodes=4)
+    assert records == harness.episodes
+    assert agg == harness.aggregate
+
+
+def test_same_seed_same_training(tmp_path):
+    """Seeds of python, numpy, torch and the envs make a run reproducible; another seed differs."""
+    kw = dict(timesteps=1024, n_envs=4, n_steps=128, batch_size=128, n_epochs=2, eval_freq=0, checkpoint_freq=0,
+              progress_bar=False)
+    params = []
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        run = train(ABR, "ppo", seed=seed, run_dir=tmp_path / name, **kw)
+        model = Sb3Policy(run / "model.zip").model
+        params.append(torch.cat([p.detach().flatten() for p in model.policy.parameters()]))
+    assert torch.equal(params[0], params[1])
+    assert not torch.equal(params[0], params[2])
