@@ -275,3 +275,25 @@ def test_config_dataclass_is_frozen_and_json_safe():
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.mode = "pensieve"
     json.dumps(AbrStreamingEnv().get_config())
+
+
+def test_render_modes():
+    env = AbrStreamingEnv(render_mode="rgb_array", traces="fcc_test", **TEST_RULES)
+    env.reset(options={"trace_index": 0})
+    for a in (0, 5, 5, 2):
+        env.step(a)
+    img = env.render()
+    assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[1] == 6 * 47
+    assert (img[:60, :24] != 255).any()  # four columns drawn
+    text = AbrStreamingEnv(render_mode="ansi")
+    text.reset(seed=0)
+    assert "buffer" in text.render()
+    with pytest.raises(ValueError, match="render_mode"):
+        AbrStreamingEnv(render_mode="human")
+
+
+def test_sb3_make_vec_env_default_render_mode():
+    sb3 = pytest.importorskip("stable_baselines3.common.env_util")
+    venv = sb3.make_vec_env("feedbackgym:feedbackgym/AbrStreaming-v0", n_envs=2, env_kwargs={"mode": "pensieve"})
+    assert venv.reset().shape == (2, 48)
+    venv.close()

@@ -33,6 +33,11 @@ HEADLINE_METRICS: dict[str, str] = {"abr": "qoe_per_chunk"}
 FALLBACK_METRIC = "mean_reward_per_step"
 #: the policy name percentages refer to
 OPTIMAL = "optimal"
+#: domain -> the table's columns after the headline metric (the field's own KPIs); other
+#: aggregate fields stay in compare.json. Domains not listed show every aggregate field.
+TABLE_COLUMNS: dict[str, list[str]] = {
+    "abr": ["mean_bitrate_mbps", "rebuffer_s", "rebuffer_ratio", "switches", "startup_s"],
+}
 #: aggregate fields left out of the table (constant or shown elsewhere)
 _HIDDEN = ("episodes",)
 
@@ -79,9 +84,11 @@ class Comparison:
 
     def columns(self) -> list[str]:
         cols = [self.metric]
+        chosen = TABLE_COLUMNS.get(domain(self.env_id))
         for r in self.results:
-            cols += [k for k in r.aggregate if k not in cols and k not in _HIDDEN]
-        return cols
+            cols += [k for k in (chosen or r.aggregate) if k in r.aggregate and k not in cols and k not in _HIDDEN]
+        # a column that is zero for every policy (e.g. startup delay in pensieve mode) says nothing
+        return [c for c in cols if c == self.metric or any(r.aggregate.get(c, 0) != 0 for r in self.results)]
 
     def table_rows(self) -> tuple[list[str], list[list[str]]]:
         cols = self.columns()

@@ -95,7 +95,7 @@ class AbrStreamingEnv(gym.Env):
     * v0: initial version.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # ansi text, one line per chunk
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, config: AbrConfig | dict | None = None, render_mode: str | None = None, **overrides):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -161,6 +161,7 @@ class AbrStreamingEnv(gym.Env):
         self._obs.fill(0.0)
         self._reward_sum = self._bitrate_sum = self._rebuffer_s = self._startup_s = 0.0
         self._switches = self._steps = 0
+        self._history = []  # (level, buffer_s, stalled) per chunk, kept for rgb_array rendering only
         self._done = False
         info = {"trace_name": ep.name, "start_row": ep.row, "rtt_ms": ep.rtt_ms, "buffer_cap_s": ep.buffer_cap_s}
         if self.setup.pensieve:  # Pensieve's test loop fetches chunk 0 at 750 kbps before deciding
@@ -224,6 +225,8 @@ class AbrStreamingEnv(gym.Env):
                 raise ValueError(f"reward function {self._reward!r} returned {reward!r} for components {c}")
 
         self._observe(a, delay_ms, size)
+        if self.render_mode == "rgb_array":
+            self._history.append((a, session.buffer_ms / 1000.0, rebuf_ms > 0))
         self._last = a
         self._steps += 1
         self._reward_sum += reward
@@ -273,10 +276,25 @@ class AbrStreamingEnv(gym.Env):
         }
 
     def render(self):
+        """``ansi``: one line on the player's state. ``rgb_array``: the episode so far, one column
+        per chunk — chosen level (blue, top), buffer after the chunk (green, bottom, up to the cap),
+        and a red mark under chunks that stalled."""
+        s = self.session
         if self.render_mode == "ansi":
-            s = self.session
             return (f"chunk {s.chunk}/{self._chunks_total} level {self._last} "
                     f"buffer {s.buffer_ms / 1000.0:.2f} s trace {self._trace_index} clock {s.t_s:.2f} s")
+        if self.render_mode == "rgb_array":
+            w, h = 6, 60  # pixels per chunk column, per half
+            img = np.full((2 * h + 6, w * self._chunks_total, 3), 255, dtype=np.uint8)
+            for n, (level, buffer_s, stalled) in enumerate(self._history):
+                x = slice(n * w, n * w + w - 1)
+                top = int(round(h * (level + 1) / self._levels))
+                img[h - top:h, x] = (40, 90, 200)
+                bottom = int(round(h * min(buffer_s / s.buffer_cap_ms * 1000.0, 1.0)))
+                img[2 * h - bottom:2 * h, x] = (40, 160, 60)
+                if stalled:
+                    img[2 * h + 1:, x] = (210, 40, 40)
+            return img
         return None
 
     def get_config(self) -> dict:
