@@ -283,7 +283,7 @@ def test_render_modes():
     for a in (0, 5, 5, 2):
         env.step(a)
     img = env.render()
-    assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[1] == 6 * 47
+    assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[1] == 6 * 48
     assert (img[:60, :24] != 255).any()  # four columns drawn
     text = AbrStreamingEnv(render_mode="ansi")
     text.reset(seed=0)
