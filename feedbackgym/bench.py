@@ -33,7 +33,7 @@ import numpy as np
 
 import feedbackgym
 
-from .agents.evaluation import atomic_write
+from .files import atomic_write
 
 #: single-env steps before timing starts (imports, caches, first-step checks)
 _WARMUP_STEPS = 200

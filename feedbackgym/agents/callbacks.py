@@ -31,7 +31,8 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
 
-from .evaluation import atomic_write, evaluate
+from ..files import atomic_write, write_csv
+from .evaluation import evaluate
 
 #: info["episode_metrics"] keys that identify an episode rather than measure it (not logged).
 ID_KEYS = ("trace_index",)
@@ -96,17 +97,6 @@ def read_csv(path: str | os.PathLike) -> list[dict]:
         return []
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-def write_csv(path: str | os.PathLike, rows: list[dict]) -> None:
-    fields: list[str] = []
-    for r in rows:
-        fields.extend(k for k in r if k not in fields)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write(path, buf.getvalue())
 
 
 # --------------------------------------------------------------------------- env metrics

@@ -14,18 +14,17 @@ percentage of the optimum (ratio of the aggregate headline values).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..registration import domain
-from .evaluation import EvalResult, atomic_write, evaluate
+from ..files import atomic_write, csv_text
+from .evaluation import EvalResult, evaluate
 
 #: domain -> the per-episode metric the field reports (must be in ``info["episode_metrics"]``)
 HEADLINE_METRICS: dict[str, str] = {"abr": "qoe_per_chunk"}
@@ -118,17 +117,7 @@ class Comparison:
 
     def episodes_csv(self) -> str:
         """Long format: one row per (policy, episode) with every per-episode field."""
-        fields = ["policy"]
-        for r in self.results:
-            for e in r.episodes:
-                fields += [k for k in e if k not in fields]
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-        w.writeheader()
-        for r in self.results:
-            for e in r.episodes:
-                w.writerow({"policy": r.policy, **e})
-        return buf.getvalue()
+        return csv_text([{"policy": r.policy, **e} for r in self.results for e in r.episodes])
 
 
 def compare(env_id: str, policies: list[str], env_kwargs: dict | None = None, traces: str | None = None,
@@ -184,7 +173,7 @@ def plot_cdf(comparison: Comparison, path: str | os.PathLike) -> None:
     ax.legend(fontsize=8, loc="upper left")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
-    _atomic_write_bytes(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())
 
 
 def write_outputs(comparison: Comparison, out_dir: str | os.PathLike, plot: bool = True) -> dict[str, Path]:
@@ -212,22 +201,3 @@ def _fmt(v) -> str:
 
 def _jsonable(d: dict) -> dict:
     return {k: (v if isinstance(v, (str, int, float, bool, list, dict, type(None))) else repr(v)) for k, v in d.items()}
-
-
-def _atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

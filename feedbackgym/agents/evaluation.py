@@ -10,20 +10,17 @@ plus ``mean_reward_per_step`` and ``mean_episode_reward``.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 import feedbackgym  # noqa: F401  (registers the ids)
 
+from ..files import atomic_write, write_csv
 from .policy import make_policy, policy_label
 
 
@@ -146,26 +143,6 @@ def _trajectory_row(ep: int, step: int, action, reward, info: dict) -> dict:
     return row
 
 
-def atomic_write(path: str | os.PathLike, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; results are meant to be shared
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_json(result: EvalResult, path: str | os.PathLike) -> None:
     atomic_write(path, json.dumps(result.to_json(), indent=2, allow_nan=True) + "\n")
 
@@ -173,15 +150,7 @@ def write_json(result: EvalResult, path: str | os.PathLike) -> None:
 def write_trajectory_csv(rows: list[dict], path: str | os.PathLike) -> None:
     if not rows:
         raise ValueError("no trajectory recorded (evaluate with record_trajectory=True)")
-    fields: list[str] = []
-    for r in rows:
-        fields.extend(k for k in r if k not in fields)
-    import io
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write(path, buf.getvalue())
+    write_csv(path, rows)
 
 
 def format_table(results: list[EvalResult], columns: list[str] | None = None, fmt: str = "md") -> str:

@@ -65,8 +65,8 @@ import feedbackgym
 
 from .callbacks import (AtomicCheckpointCallback, EntropyScheduleCallback, EpisodeMetricsCallback, EvalSpec,
                         HyperparamsCallback, PeriodicEvalCallback, atomic_save, atomic_save_model,
-                        latest_checkpoint, read_csv, write_csv)
-from .evaluation import atomic_write
+                        latest_checkpoint, read_csv)
+from ..files import atomic_write, write_csv
 
 ALGOS = ("ppo", "dqn")
 
