@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m feedbackgym.demo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/demo", help="folder for the run and the comparison (default runs/demo)")
-    ap.add_argument("--timesteps", type=int, default=600_000, help="PPO env steps after cloning (default 600k)")
-    ap.add_argument("--bc-episodes", type=int, default=300, help="robustMPC episodes to clone (default 300)")
+    ap.add_argument("--timesteps", type=int, default=1_000_000, help="PPO env steps after cloning (default 1M)")
+    ap.add_argument("--bc-episodes", type=int, default=1000, help="robustMPC episodes to clone (default 1000)")
     ap.add_argument("--test-traces", default="fcc_test", help="split or folder to compare on (default fcc_test)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-progress-bar", action="store_true")
@@ -51,11 +51,13 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n[2/3] Training PPO: clone robustMPC on {args.bc_episodes} episodes, then {args.timesteps:,} "
           f"PPO steps on the training traces -> {run_dir}", flush=True)
+    # The recipe of experiments/abr/ppo_bc.yml, shortened: clone robustMPC, then fine-tune gently
+    # (a small learning rate and entropy bonus keep PPO from wrecking the clone).
     train(ENV_ID, "ppo", timesteps=args.timesteps, seed=args.seed, run_dir=run_dir,
           progress_bar=not args.no_progress_bar,
-          pretrain={"baseline": "robust_mpc", "episodes": args.bc_episodes, "epochs": 10},
-          eval_freq=max(args.timesteps // 4, 1), checkpoint_freq=max(args.timesteps // 2, 1),
-          ent_coef_schedule=[0.02, 0.01], extra_evals={})
+          pretrain={"baseline": "robust_mpc", "episodes": args.bc_episodes, "epochs": 30, "value_coef": 0.5},
+          learning_rate=1e-4, ent_coef_schedule=[0.02, 0.005], n_steps=512, batch_size=1024,
+          eval_freq=max(args.timesteps // 4, 1), checkpoint_freq=max(args.timesteps // 2, 1), extra_evals={})
 
     print(f"\n[3/3] Comparing on {args.test_traces} ...", flush=True)
     model = run_dir / "best_model.zip"
