@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from .agents.compare import compare, write_outputs
-    from .agents.train import train
+    from .agents.train import resolve_hyperparams, train
 
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -51,12 +51,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n[2/3] Training PPO: clone robustMPC on {args.bc_episodes} episodes, then {args.timesteps:,} "
           f"PPO steps on the training traces -> {run_dir}", flush=True)
-    # The recipe of experiments/abr/ppo_bc.yml, shortened: clone robustMPC, then fine-tune gently
-    # (a small learning rate and entropy bonus keep PPO from wrecking the clone).
+    # The packaged recipe (= experiments/abr/ppo_bc.yml), shortened: clone robustMPC, then fine-tune
+    # gently; the test splits are left to step 3 instead of being logged during training.
+    hp = resolve_hyperparams(ENV_ID, "ppo")[0]
     train(ENV_ID, "ppo", timesteps=args.timesteps, seed=args.seed, run_dir=run_dir,
-          progress_bar=not args.no_progress_bar,
-          pretrain={"baseline": "robust_mpc", "episodes": args.bc_episodes, "epochs": 30, "value_coef": 0.5},
-          learning_rate=1e-4, ent_coef_schedule=[0.02, 0.005], n_steps=512, batch_size=1024,
+          progress_bar=not args.no_progress_bar, pretrain={**hp["pretrain"], "episodes": args.bc_episodes},
           eval_freq=max(args.timesteps // 4, 1), checkpoint_freq=max(args.timesteps // 2, 1), extra_evals={})
 
     print(f"\n[3/3] Comparing on {args.test_traces} ...", flush=True)

@@ -14,7 +14,7 @@ ENV_ID = "feedbackgym/AbrStreaming-v0"
 @pytest.mark.parametrize("algo", ["ppo", "dqn"])
 def test_saved_models_are_recognised_and_scored(tmp_path, algo):
     run = train(ENV_ID, algo, timesteps=512, run_dir=tmp_path / algo, progress_bar=False, eval_freq=0,
-                n_envs=2, normalize=True, checkpoint_freq=0, **({"n_steps": 128, "batch_size": 64} if algo == "ppo"
+                n_envs=2, normalize=True, checkpoint_freq=0, pretrain=None, **({"n_steps": 128, "batch_size": 64} if algo == "ppo"
                                                                    else {"learning_starts": 100, "buffer_size": 1000}))
     model = run / "model.zip"
     assert sb3_algo_of(model) == algo
