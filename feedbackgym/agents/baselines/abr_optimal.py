@@ -66,6 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...envs.abr import batch_sim
+from ...envs.abr.setup import components_batch, linear_reward_batch
 
 __all__ = ["OfflineOptimal", "Plan", "plan_episode", "download_batch", "SingleTracePool"]
 
@@ -141,7 +142,6 @@ class _Rewarder:
         self.fn = setup.reward_fn
         self.weights = getattr(setup.reward_fn, "weights", None)
         self.kbps = np.asarray(setup.video.bitrates_kbps)
-        self.br = np.asarray(setup.bitrate_mbps, dtype=np.float64)
         self.lq = np.asarray(setup.log_quality, dtype=np.float64)
         self.hd = None if setup.hd_quality is None else np.asarray(setup.hd_quality, dtype=np.float64)
         mu = None
@@ -164,23 +164,9 @@ class _Rewarder:
 
     def __call__(self, a, last, first_chunk: bool, rebuf_ms):
         """Reward of choosing levels ``a`` after levels ``last`` with stalls ``rebuf_ms``."""
-        rebuffer_s = rebuf_ms / 1000.0
-        lastc = a if first_chunk else last
-        zero = np.zeros(len(a))
-        c = {"bitrate_mbps": self.br[a],
-             "rebuffer_s": zero if first_chunk else rebuffer_s,
-             "switch_mbps": np.abs(self.kbps[a] - self.kbps[lastc]) / 1000.0,
-             "log_quality": self.lq[a],
-             "log_switch": np.abs(self.lq[a] - self.lq[lastc])}
-        if self.hd is not None:
-            c["hd_quality"] = self.hd[a]
-            c["hd_switch"] = np.abs(self.hd[a] - self.hd[lastc])
-        c["startup_s"] = rebuffer_s if first_chunk else zero
+        c = components_batch(self.setup, a, a if first_chunk else last, first_chunk, rebuf_ms)
         if self.weights is not None:
-            reward = 0.0
-            for key, w in self.weights:
-                reward = reward + w * c[key]
-            return np.broadcast_to(reward, a.shape).astype(np.float64)
+            return linear_reward_batch(self.weights, c, len(a))
         try:
             reward = np.asarray(self.fn(c), dtype=np.float64)
             ok = reward.shape == a.shape

@@ -138,3 +138,33 @@ def episode_metrics(setup: AbrSetup, steps: int, reward_sum: float, bitrate_sum:
         "chunks": steps,
         "trace_index": trace_index,
     }
+
+
+def components_batch(setup: AbrSetup, level: np.ndarray, prev_level: np.ndarray, first_chunk, rebuf_ms: np.ndarray) -> dict:
+    """Reward components of many chunks at once (the batched twin of ``AbrStreamingEnv.step``'s).
+
+    ``prev_level`` is the previous chunk's level, or ``level`` itself where there is none (no
+    switch); ``first_chunk`` (bool or array) marks default-mode first chunks, whose download time
+    is startup delay rather than rebuffering.
+    """
+    rebuffer_s = rebuf_ms / 1000.0
+    kbps = setup.video.bitrates_kbps
+    c = {"bitrate_mbps": setup.bitrate_mbps[level],
+         "rebuffer_s": np.where(first_chunk, 0.0, rebuffer_s),
+         "switch_mbps": np.abs(kbps[level] - kbps[prev_level]) / 1000.0,
+         "log_quality": setup.log_quality[level],
+         "log_switch": np.abs(setup.log_quality[level] - setup.log_quality[prev_level])}
+    if setup.hd_quality is not None:
+        c["hd_quality"] = setup.hd_quality[level]
+        c["hd_switch"] = np.abs(setup.hd_quality[level] - setup.hd_quality[prev_level])
+    c["startup_s"] = np.where(first_chunk, rebuffer_s, 0.0)
+    return c
+
+
+def linear_reward_batch(weights, components: dict, n: int) -> np.ndarray:
+    """Weighted sum of batched components, summed in the same order as the scalar env."""
+    reward = 0.0
+    for key, w in weights:
+        reward = reward + w * components[key]
+    return np.broadcast_to(reward, (n,)).astype(np.float64)
+

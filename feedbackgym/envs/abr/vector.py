@@ -11,7 +11,7 @@ from ...config import override, to_dict
 from .batch_sim import BatchedSessions, SlotPool
 from .config import AbrConfig
 from .env import draw_episode
-from .setup import BUFFER_NORM_S, AbrSetup, build, episode_metrics
+from .setup import BUFFER_NORM_S, AbrSetup, build, components_batch, episode_metrics, linear_reward_batch
 
 
 class AbrStreamingVectorEnv(VectorEnv):
@@ -204,21 +204,9 @@ class AbrStreamingVectorEnv(VectorEnv):
         last = self._last[sel].copy()
         has_last = last >= 0
         lastc = np.where(has_last, last, a)  # no previous chunk: no switch
-        rebuffer_s = rebuf_ms / 1000.0
-        c = {"bitrate_mbps": setup.bitrate_mbps[a],
-             "rebuffer_s": np.where(first_chunk, 0.0, rebuffer_s),
-             "switch_mbps": np.abs(self._kbps[a] - self._kbps[lastc]) / 1000.0,
-             "log_quality": setup.log_quality[a],
-             "log_switch": np.abs(setup.log_quality[a] - setup.log_quality[lastc])}
-        if setup.hd_quality is not None:
-            c["hd_quality"] = setup.hd_quality[a]
-            c["hd_switch"] = np.abs(setup.hd_quality[a] - setup.hd_quality[lastc])
-        c["startup_s"] = np.where(first_chunk, rebuffer_s, 0.0)
+        c = components_batch(setup, a, lastc, first_chunk, rebuf_ms)
         if self._weights is not None:
-            reward = 0.0
-            for key, w in self._weights:
-                reward = reward + w * c[key]
-            reward = np.broadcast_to(reward, a.shape).astype(np.float64)
+            reward = linear_reward_batch(self._weights, c, len(a))
         else:
             reward = np.asarray(setup.reward_fn(c), dtype=np.float64)
             if reward.shape != a.shape or not np.all(np.isfinite(reward)):
