@@ -243,7 +243,7 @@ class _ValueBound:
         self.mu = rew.mu_per_ms
         chunks, L = setup.chunks_total, setup.levels
         q = np.zeros(L)
-        for key, table in (("bitrate_mbps", rew.br), ("log_quality", rew.lq), ("hd_quality", rew.hd)):
+        for key, table in (("bitrate_mbps", rew.setup.bitrate_mbps), ("log_quality", rew.lq), ("hd_quality", rew.hd)):
             if w.get(key, 0.0) != 0.0:
                 q = q + w[key] * table
         bonus = 0.0
