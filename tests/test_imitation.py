@@ -22,14 +22,6 @@ ENV_ID = "feedbackgym/AbrStreaming-v0"
 ENV_KWARGS = {"mode": "pensieve", "traces": "train"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def agreement(model, baseline: str, episodes: int = 10, seed: int = 12345) -> float:
     """Fraction of states (fresh episodes, the model acting) where the model picks the baseline's level."""
     env = gym.make(ENV_ID, **ENV_KWARGS)

@@ -42,14 +42,6 @@ SMOKE = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _tb(run_dir: Path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
