@@ -45,6 +45,14 @@ def describe(env_id: str) -> str:
     return _spec(env_id)[3]
 
 
+def config_class(env_id: str) -> type:
+    """The config dataclass of an env id (its entry point's ``config_class``), without building an env."""
+    import importlib
+
+    module, _, attr = _spec(env_id)[0].partition(":")
+    return getattr(importlib.import_module(module), attr).config_class
+
+
 def domain(env_id: str) -> str:
     """The domain (abr, cluster, market) an env id belongs to: selects baselines and rewards."""
     return _spec(env_id)[2]

@@ -114,3 +114,9 @@ def test_make_vec_uses_the_vectorised_twin(env_id):
 def test_every_env_has_a_description():
     for env_id, spec in ENVS.items():
         assert spec[3] and "\n" not in spec[3]
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_config_class_is_the_envs(env_id):
+    from feedbackgym.registration import config_class
+    assert type(gym.make(env_id).unwrapped.config) is config_class(env_id)

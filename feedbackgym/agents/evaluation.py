@@ -21,6 +21,7 @@ import numpy as np
 import feedbackgym  # noqa: F401  (registers the ids)
 
 from ..files import atomic_write, write_csv
+from ..registration import config_class
 from .policy import make_policy, policy_label
 
 
@@ -31,8 +32,7 @@ def evaluation_kwargs(env_id: str, env_kwargs: dict | None = None, traces: str |
         raise ValueError(f"traces given twice: --traces {traces!r} and env kwargs traces={env_kwargs['traces']!r}")
     kwargs: dict = {}
     if protocol:
-        cfg_cls = type(gym.make(env_id, disable_env_checker=True).unwrapped.config)
-        kwargs.update(getattr(cfg_cls, "evaluation_overrides", dict)())
+        kwargs.update(getattr(config_class(env_id), "evaluation_overrides", dict)())
     if traces is not None:
         kwargs["traces"] = str(traces)
     kwargs.update(env_kwargs or {})

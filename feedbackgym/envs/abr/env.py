@@ -96,6 +96,7 @@ class AbrStreamingEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    config_class = AbrConfig
 
     def __init__(self, config: AbrConfig | dict | None = None, render_mode: str | None = None, **overrides):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
