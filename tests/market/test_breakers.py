@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from feedbackgym.envs.market import sim
 from feedbackgym.envs.market.breakers import (
     BREAKERS, CONTINUE, HALT, PAUSE, TIGHTEN_BANDS, WIDEN_BANDS, DynamicCircuitBreaker, LimitUpLimitDown,
     MarketWideCircuitBreaker, StopLogic, make_breaker)
@@ -142,6 +143,12 @@ def test_luld_steers_the_simulators_own_bands():
     assert rule.decide({**base, "t_s": 1.0, "band_low": 99.0, "band_high": 101.0}) == WIDEN_BANDS
     assert rule.decide({**base, "t_s": 2.0, "band_low": 95.0, "band_high": 105.0}) == CONTINUE
     assert rule.decide({**base, "t_s": 3.0, "band_low": math.nan, "band_high": math.nan}) == CONTINUE
+    # the simulator's bands are off: switch them on, then step them down to 5%
+    assert rule.decide({**base, "t_s": 4.0, "band_pct_now": 0.0}) == TIGHTEN_BANDS
+    assert rule.decide({**base, "t_s": 5.0, "band_pct_now": 20.0}) == TIGHTEN_BANDS
+    assert rule.decide({**base, "t_s": 6.0, "band_pct_now": 10.0}) == TIGHTEN_BANDS
+    assert rule.decide({**base, "t_s": 7.0, "band_pct_now": 5.0}) == CONTINUE
+    assert rule.decide({**base, "t_s": 8.0, "band_pct_now": 2.5}) == WIDEN_BANDS
 
 
 def test_luld_counts_the_simulators_limit_state_timer():
@@ -178,3 +185,9 @@ def test_level_1_triggers_only_once_a_day():
     path = flat(60) + flat(1000, 92.0) + flat(300, 100.0) + flat(1000, 92.0)
     _, clock = run(MarketWideCircuitBreaker(), path, session={"day_offset_s": 3600})
     assert clock.halts == 1
+
+
+def test_actions_are_the_simulators():
+    from feedbackgym.envs.market import breakers
+    assert (breakers.CONTINUE, breakers.PAUSE, breakers.HALT, breakers.WIDEN_BANDS, breakers.TIGHTEN_BANDS) == \
+        (sim.CONTINUE, sim.PAUSE, sim.HALT, sim.WIDEN_BANDS, sim.TIGHTEN_BANDS)

@@ -9,8 +9,8 @@ A rule is a small stateful object::
 ``state`` is a mapping of what an exchange sees (the sim's snapshot minus the fundamental value
 and the seller's internals): ``t_s``, ``mid``, ``last_price``, ``best_bid``, ``best_ask``,
 ``volume`` (this second), ``halted``, ``halt_remaining_s``, ``open_price`` (or
-``prior_close``), and, when the simulator enforces price bands, ``band_low`` / ``band_high`` /
-``limit_state_s``. Prices are in any one currency unit; the rules only use ratios. ``session``
+``prior_close``), and, when the simulator enforces price bands, ``band_pct_now`` /
+``band_low`` / ``band_high`` / ``limit_state_s``. Prices are in any one currency unit; the rules only use ratios. ``session``
 is a mapping with ``pause_s`` and ``halt_s`` (what the PAUSE and HALT actions last),
 ``day_offset_s`` (seconds after the 9:30 open at ``t_s = 0``) and ``day_length_s``.
 
@@ -43,9 +43,7 @@ import math
 from collections import deque
 from typing import Any, Mapping
 
-#: the simulator's regulator actions (same values as :mod:`.sim`)
-CONTINUE, PAUSE, HALT, WIDEN_BANDS, TIGHTEN_BANDS = range(5)
-ACTION_NAMES = ("continue", "pause", "halt", "widen_bands", "tighten_bands")
+from .sim import ACTION_NAMES, CONTINUE, HALT, PAUSE, TIGHTEN_BANDS, WIDEN_BANDS  # noqa: F401
 
 #: the trading day: 9:30 to 16:00, in seconds
 DAY_LENGTH_S = 23_400.0
@@ -328,11 +326,16 @@ class LimitUpLimitDown(Breaker):
         return CONTINUE
 
     def _steer(self, state) -> int:
-        """WIDEN/TIGHTEN the simulator's own bands toward this rule's width (if it has bands)."""
-        lo, hi = state.get("band_low", math.nan), state.get("band_high", math.nan)
-        if not (_finite(lo) and _finite(hi)) or hi <= lo:
-            return CONTINUE
-        sim_pct = (hi - lo) / (hi + lo) * 100.0
+        """WIDEN/TIGHTEN the simulator's own bands toward this rule's width: switch them on
+        (``band_pct_now`` 0: TIGHTEN turns them on at the widest) and step them to the width."""
+        sim_pct = state.get("band_pct_now")
+        if sim_pct is None:
+            lo, hi = state.get("band_low", math.nan), state.get("band_high", math.nan)
+            if not (_finite(lo) and _finite(hi)) or hi <= lo:
+                return CONTINUE
+            sim_pct = (hi - lo) / (hi + lo) * 100.0
+        elif not _finite(sim_pct) or sim_pct <= 0:
+            return TIGHTEN_BANDS
         want = self.current_band_pct(state)
         if sim_pct > want * 1.4:
             return TIGHTEN_BANDS
