@@ -1,0 +1,292 @@
+"""Numpy-batched vector twin of :class:`~feedbackgym.envs.cluster.autoscaling_env.ClusterAutoscalingEnv`."""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from ...config import override, to_dict
+from .autoscaling_config import AutoscalingConfig
+from .autoscaling_demand import LAGS
+from .autoscaling_env import OBS_FEATURES, AutoscalingSetup, build, draw_episode
+from .autoscaling_sim import TOTALS, BatchedServices, episode_metrics, step_components_batch
+
+
+class ClusterAutoscalingVectorEnv(VectorEnv):
+    """``num_envs`` autoscaled services stepped together with numpy.
+
+    Gives the same observations, rewards, truncations and infos as ``num_envs`` single
+    :class:`ClusterAutoscalingEnv` seeded ``seed, seed+1, ...``, in Gymnasium's vector info
+    layout (arrays plus ``_key`` masks). Episode draws (trace, start step) use one generator per
+    sub-env exactly as the single env does; replica dynamics and features run batched.
+
+    ``autoreset_mode``: ``NEXT_STEP`` (Gymnasium's default) or ``SAME_STEP`` (the sub-env resets
+    within the step; ``info["final_obs"]``/``info["final_info"]`` hold the finished episode's).
+    """
+
+    def __init__(self, num_envs: int = 1, config: AutoscalingConfig | dict | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, render_mode: str | None = None,
+                 **overrides):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs: expected an integer >= 1, got {num_envs!r}")
+        mode = AutoresetMode(autoreset_mode) if isinstance(autoreset_mode, str) else autoreset_mode
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(f"autoreset_mode: expected NEXT_STEP or SAME_STEP, got {autoreset_mode!r}")
+        if render_mode is not None:
+            raise ValueError("render_mode: the vector autoscaling env does not render; use the single env")
+        self.num_envs = num_envs
+        self.render_mode = None
+        self.metadata = {"autoreset_mode": mode}
+        base = config if isinstance(config, AutoscalingConfig) else override(AutoscalingConfig(), config)
+        self._configure(build(override(base, overrides)))
+        self.single_action_space = self.setup.action_space
+        self.single_observation_space = self.setup.observation_space
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self._rngs: list[np.random.Generator | None] = [None] * num_envs
+        self._next_trace = np.zeros(num_envs, dtype=np.int64)
+        self._needs_reset = np.zeros(num_envs, dtype=bool)
+        self._started = False
+
+    def _configure(self, setup: AutoscalingSetup) -> None:
+        n = self.num_envs
+        self.setup, self.config = setup, setup.config
+        self.services = BatchedServices(n, setup.delay_steps)
+        self._weights = getattr(setup.reward_fn, "weights", None)
+        self._norm = 1.0 / setup.config.p99_demand_replicas
+        self._k = np.zeros(n, dtype=np.int64)
+        self._base = np.zeros(n, dtype=np.int64)
+        self._t = np.zeros(n, dtype=np.int64)
+        self._steps = np.ones(n, dtype=np.int64)
+        self._totals = {key: np.zeros(n) for key in TOTALS}
+        self._obs = np.zeros((n, len(OBS_FEATURES)), dtype=np.float32)
+        self._all = np.ones(n, dtype=bool)
+
+    @property
+    def num_traces(self) -> int:
+        return len(self.setup.demand)
+
+    def get_config(self) -> dict:
+        return to_dict(self.config)
+
+    # ------------------------------------------------------------------------------- reset
+
+    def reset(self, *, seed: int | list | None = None, options: dict | None = None):
+        options = dict(options or {})
+        if "config" in options:
+            setup = build(override(self.config, options.pop("config")))
+            if setup.action_space != self.single_action_space or \
+                    setup.observation_space != self.single_observation_space:
+                raise ValueError("reset option 'config' may not change the action or observation space")
+            self._configure(setup)
+        if options:
+            raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config")
+        if seed is None:
+            seeds = [None] * self.num_envs
+        elif isinstance(seed, int):
+            seeds = [seed + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"seed: expected an int or {self.num_envs} seeds, got {len(seeds)}")
+        for i, s in enumerate(seeds):
+            if s is not None or self._rngs[i] is None:
+                self._rngs[i], _ = seeding.np_random(s)
+        self._started = True
+        info = self._reset_envs(np.arange(self.num_envs))
+        self._needs_reset[:] = False
+        return self._obs.copy(), info
+
+    def _reset_envs(self, idx: np.ndarray) -> dict:
+        setup, ds, n = self.setup, self.setup.demand, self.num_envs
+        names = np.full(n, None, dtype=object)
+        history = np.full(n, None, dtype=object)
+        start = np.zeros(n, dtype=np.int64)
+        ready = np.zeros(len(idx), dtype=np.int64)
+        for j, i in enumerate(idx):
+            ep = draw_episode(setup, self._rngs[i], None, int(self._next_trace[i]))
+            self._next_trace[i] = ep.k + 1
+            self._k[i], self._t[i], self._steps[i] = ep.k, 0, ep.steps
+            self._base[i] = int(ds.offset[ep.k]) + ep.start
+            ready[j] = ep.ready
+            names[i], start[i], history[i] = ds.names[ep.k], ep.start, ds.history(ep.k, ep.start)
+        self.services.reset(idx, ready)
+        for acc in self._totals.values():
+            acc[idx] = 0.0
+        self._observe(idx)
+        mask = _mask(idx, n)
+        info = {"trace_name": names, "start_step": start, "episode_steps": self._steps.copy(),
+                "history_demand": history}
+        info.update({"_" + key: mask for key in list(info)})
+        info.update(self._state_info(idx, ds.demand[self._base[idx] - 1]))
+        return info
+
+    # -------------------------------------------------------------------------------- step
+
+    def step(self, actions):
+        if not self._started:
+            raise RuntimeError("ClusterAutoscalingVectorEnv.step() called before reset()")
+        a = np.asarray(actions)
+        n_actions = self.single_action_space.n
+        if a.shape != (self.num_envs,) or not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"actions: expected {self.num_envs} integer actions, got {actions!r}")
+        if a.min() < 0 or a.max() >= n_actions:
+            bad = int(a[(a < 0) | (a >= n_actions)][0])
+            raise ValueError(f"action {bad} is outside Discrete({n_actions}) (0..{n_actions - 1})")
+        n = self.num_envs
+        resetting = self._needs_reset
+        idx = None if not resetting.any() else np.flatnonzero(~resetting)
+        rewards = np.zeros(n)
+        truncated = np.zeros(n, dtype=bool)
+        info: dict = {}
+        if idx is None or len(idx):
+            r, trunc, info = self._step_envs(a if idx is None else a[idx], idx)
+            sel = slice(None) if idx is None else idx
+            rewards[sel], truncated[sel] = r, trunc
+        if idx is not None:
+            info = _merge(info, self._reset_envs(np.flatnonzero(resetting)))
+        obs = self._obs.copy()
+        if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
+            self._needs_reset = truncated.copy()
+        elif truncated.any():
+            done = np.flatnonzero(truncated)
+            final_obs = np.full(n, None, dtype=object)
+            for i in done:
+                final_obs[i] = obs[i]
+            final_info = info
+            info = self._reset_envs(done)
+            info.update({"final_obs": final_obs, "_final_obs": truncated.copy(),
+                         "final_info": final_info, "_final_info": truncated.copy()})
+            obs = self._obs.copy()
+        return obs, rewards, np.zeros(n, dtype=bool), truncated, info
+
+    def _step_envs(self, a: np.ndarray, idx):
+        n, setup, cfg, sv = self.num_envs, self.setup, self.config, self.services
+        sel = slice(None) if idx is None else idx
+        previous = sv.desired[sel].copy()
+        if setup.deltas is None:
+            desired = cfg.min_replicas + a
+        else:
+            desired = np.minimum(np.maximum(previous + setup.deltas[a], cfg.min_replicas), cfg.max_replicas)
+        sv.apply(desired, idx)
+        pos = self._base[sel] + self._t[sel]
+        demand = setup.demand.demand[pos]
+        ready = sv.ready[sel].copy()
+        billed = ready + sv.pending[sel].sum(axis=1) if cfg.bill_provisioning else ready
+        c = step_components_batch(demand, ready, billed, desired, previous, setup.step_h, setup.step_min,
+                                  cfg.violation_minute_cost)
+        if self._weights is not None:
+            reward = 0.0
+            for key, w in self._weights:
+                reward = reward + w * c[key]
+            reward = np.broadcast_to(reward, (len(a),)).astype(np.float64)
+        else:
+            reward = np.asarray(setup.reward_fn(c), dtype=np.float64)
+            if reward.shape != a.shape or not np.all(np.isfinite(reward)):
+                raise ValueError(f"reward function {setup.reward_fn!r} must return {len(a)} finite values for "
+                                 f"array components, got {reward!r}")
+        tot = self._totals
+        tot["reward"][sel] += reward
+        for key in ("replica_hours", "violation_minutes", "unserved_replica_hours", "scaling_actions", "cost"):
+            tot[key][sel] += c[key]
+        tot["demand_replica_hours"][sel] += demand * setup.step_h
+        tot["served_replica_hours"][sel] += np.minimum(demand, ready) * setup.step_h
+        tot["billed_replicas"][sel] += billed
+        sv.advance(idx)
+        self._t[sel] += 1
+        self._observe(idx)
+        truncated = self._t[sel] >= self._steps[sel]
+        m = self._all if idx is None else _mask(idx, n)
+        info = self._state_info(idx, demand)
+        info["served_by_replicas"], info["_served_by_replicas"] = _spread(ready, idx, n), m
+        info["reward_components"] = {key: _spread(v, idx, n) for key, v in c.items()}
+        info["reward_components"].update({"_" + key: m for key in c})
+        info["_reward_components"] = m
+        if truncated.any():
+            done = np.zeros(n, dtype=bool)
+            done[sel] = truncated
+            t = np.flatnonzero(done)
+            em = episode_metrics({key: v[t] for key, v in tot.items()}, self._t[t], cfg.step_s, self._k[t])
+            metrics = {}
+            for key, v in em.items():
+                full = np.zeros(n, dtype=np.asarray(v).dtype)
+                full[t] = v
+                metrics[key], metrics["_" + key] = full, done
+            info["episode_metrics"], info["_episode_metrics"] = metrics, done
+        return reward, truncated, info
+
+    def _observe(self, idx) -> None:
+        ds, z, sv = self.setup.demand, self._norm, self.services
+        sel = slice(None) if idx is None else idx
+        p = self._base[sel] + self._t[sel]
+        d, hm = ds.demand, ds.hour_max
+        obs = np.empty((len(p), len(OBS_FEATURES)), dtype=np.float32)
+        for j, lag in enumerate(LAGS):
+            obs[:, j] = d[p - lag] * z
+        obs[:, 4] = hm[p] * z
+        obs[:, 5] = d[p - ds.day_steps] * z
+        obs[:, 6] = hm[p - ds.day_steps + ds.hour_steps] * z
+        obs[:, 7] = hm[p - ds.week_steps + ds.hour_steps] * z
+        ready = sv.ready[sel]
+        prov = sv.pending[sel].sum(axis=1)
+        obs[:, 8], obs[:, 9], obs[:, 10] = ready * z, prov * z, (ready + prov) * z
+        obs[:, 11:] = ds.time_features[p]
+        self._obs[sel] = obs
+
+    def _state_info(self, idx, demand) -> dict:
+        n, sv, ds = self.num_envs, self.services, self.setup.demand
+        sel = slice(None) if idx is None else idx
+        values = {
+            "demand_replicas": np.asarray(demand, dtype=np.float64),
+            "ready_replicas": sv.ready[sel].copy(),
+            "provisioning_replicas": sv.pending[sel].sum(axis=1),
+            "desired_replicas": sv.desired[sel].copy(),
+            "step": self._t[sel].copy(),
+            "time_s": ds.time_s[self._base[sel] + self._t[sel]],
+            "trace_index": self._k[sel].copy(),
+        }
+        m = self._all if idx is None else _mask(idx, n)
+        info = {}
+        for key, v in values.items():
+            info[key], info["_" + key] = _spread(v, idx, n), m
+        return info
+
+    def close_extras(self, **kwargs):
+        pass
+
+
+def _mask(idx, n) -> np.ndarray:
+    m = np.zeros(n, dtype=bool)
+    m[idx] = True
+    return m
+
+
+def _spread(v: np.ndarray, idx, n: int) -> np.ndarray:
+    """Values of sub-envs ``idx`` as a full-length array (zeros elsewhere)."""
+    if idx is None or len(v) == n and isinstance(idx, np.ndarray) and len(idx) == n:
+        return v
+    full = np.zeros((n,) + v.shape[1:], dtype=v.dtype)
+    full[idx] = v
+    return full
+
+
+def _merge(a: dict, b: dict) -> dict:
+    """Merge vector info ``b`` into ``a`` (Gymnasium's layout: ``key`` arrays with ``_key`` masks)."""
+    out = dict(a)
+    for key, v in b.items():
+        if key.startswith("_"):
+            continue
+        mask = b["_" + key]
+        if key not in out:
+            out[key], out["_" + key] = v, mask
+            continue
+        if isinstance(v, dict):
+            out[key] = _merge(out[key], v)
+        else:
+            merged = out[key].astype(np.result_type(out[key].dtype, v.dtype), copy=True)
+            merged[mask] = v[mask]
+            out[key] = merged
+        out["_" + key] = out["_" + key] | mask
+    return out
