@@ -129,7 +129,21 @@ def _class_path(obj) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
-def _time_single(env, n_actions: int, steps: int, rng: np.random.Generator, seed: int, repeats: int,
+def draw_actions(space, shape: tuple, rng: np.random.Generator):
+    """``shape`` random actions of ``space`` drawn up front (so drawing is not timed): integers for
+    ``Discrete``/``MultiDiscrete``, uniform floats within finite bounds for ``Box``."""
+    if isinstance(space, gym.spaces.Discrete):
+        return rng.integers(int(space.start), int(space.start) + int(space.n), size=shape)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return rng.integers(0, space.nvec, size=shape + space.nvec.shape).astype(space.dtype)
+    if isinstance(space, gym.spaces.Box):
+        low = np.where(np.isfinite(space.low), space.low, -1.0)
+        high = np.where(np.isfinite(space.high), space.high, 1.0)
+        return rng.uniform(low, high, size=shape + space.shape).astype(space.dtype)
+    raise ValueError(f"bench draws Discrete, MultiDiscrete or Box actions; action space is {space}")
+
+
+def _time_single(env, space, steps: int, rng: np.random.Generator, seed: int, repeats: int,
                  min_seconds: float) -> list[tuple[int, float]]:
     env.reset(seed=seed)
 
@@ -142,12 +156,15 @@ def _time_single(env, n_actions: int, steps: int, rng: np.random.Generator, seed
                 reset()
         return time.perf_counter() - t0
 
-    run(rng.integers(0, n_actions, size=min(_WARMUP_STEPS, steps)).tolist())
-    return [_repeat(lambda: run(rng.integers(0, n_actions, size=steps).tolist()), steps, min_seconds)
-            for _ in range(repeats)]
+    def draw(n):
+        a = draw_actions(space, (n,), rng)
+        return a.tolist() if a.ndim == 1 else list(a)
+
+    run(draw(min(_WARMUP_STEPS, steps)))
+    return [_repeat(lambda: run(draw(steps)), steps, min_seconds) for _ in range(repeats)]
 
 
-def _time_vector(venv, n_actions: int, batches: int, rng: np.random.Generator, seed: int, repeats: int,
+def _time_vector(venv, space, batches: int, rng: np.random.Generator, seed: int, repeats: int,
                  min_seconds: float) -> list[tuple[int, float]]:
     n = venv.num_envs
     venv.reset(seed=seed)
@@ -159,17 +176,17 @@ def _time_vector(venv, n_actions: int, batches: int, rng: np.random.Generator, s
             step(a)
         return time.perf_counter() - t0
 
-    run(rng.integers(0, n_actions, size=(_WARMUP_BATCHES, n)))
-    return [_repeat(lambda: run(rng.integers(0, n_actions, size=(batches, n))), batches * n, min_seconds)
+    run(draw_actions(space, (_WARMUP_BATCHES, n), rng))
+    return [_repeat(lambda: run(draw_actions(space, (batches, n), rng)), batches * n, min_seconds)
             for _ in range(repeats)]
 
 
-def _repeat(run_chunk, chunk_steps: int, min_seconds: float) -> tuple[int, float]:
-    """One repeat: chunks of ``chunk_steps`` env steps until ``min_seconds`` of stepping."""
+def _repeat(run_batch, batch_steps: int, min_seconds: float) -> tuple[int, float]:
+    """One repeat: rounds of ``batch_steps`` env steps until ``min_seconds`` of stepping."""
     steps, seconds = 0, 0.0
     while True:
-        seconds += run_chunk()
-        steps += chunk_steps
+        seconds += run_batch()
+        steps += batch_steps
         if seconds >= min_seconds:
             return steps, seconds
 
@@ -185,8 +202,8 @@ def bench(env_id: str, num_envs: int = 1024, sync_envs: int | None = None, steps
           progress=None, command: str | None = None) -> BenchResult:
     """Measure env steps per second of ``env_id`` (see the module docstring).
 
-    ``steps``: env steps per chunk of a repeat; vector measurements run ``ceil(steps / num_envs)``
-    batched steps (at least 2) per chunk. A repeat runs chunks until ``min_seconds`` of stepping
+    ``steps``: env steps per round of a repeat; vector measurements run ``ceil(steps / num_envs)``
+    batched steps (at least 2) per round. A repeat runs rounds until ``min_seconds`` of stepping
     have passed, so fast envs are timed long enough to be measured. ``sync_envs`` defaults to
     ``num_envs``.
     ``which``: subset of (``"raw"``, ``"wrapped"``, ``"sync"``, ``"twin"``) to run.
@@ -211,13 +228,11 @@ def bench(env_id: str, num_envs: int = 1024, sync_envs: int | None = None, steps
     env = gym.make(env_id, **kwargs)
     try:
         space = env.action_space
-        if not isinstance(space, gym.spaces.Discrete):
-            raise ValueError(f"{env_id}: bench draws Discrete actions; action space is {space}")
-        n_actions = int(space.n)
+        draw_actions(space, (1,), np.random.default_rng(seed))  # unsupported spaces fail before timing
         for key, name, target in (("raw", RAW, env.unwrapped), ("wrapped", WRAPPED, env)):
             if key in which:
-                say(f"{name}: {repeats} repeat(s) of >= {min_seconds:g} s in chunks of {steps:,} steps")
-                runs = _time_single(target, n_actions, steps, np.random.default_rng(seed), seed, repeats, min_seconds)
+                say(f"{name}: {repeats} repeat(s) of >= {min_seconds:g} s in rounds of {steps:,} steps")
+                runs = _time_single(target, space, steps, np.random.default_rng(seed), seed, repeats, min_seconds)
                 rows.append(_row(name, 1, runs, target))
     finally:
         env.close()
@@ -226,12 +241,12 @@ def bench(env_id: str, num_envs: int = 1024, sync_envs: int | None = None, steps
         if key not in which:
             continue
         batches = max(2, math.ceil(steps / n))
-        say(f"{name} (N={n}): {repeats} repeat(s) of >= {min_seconds:g} s in chunks of {batches:,} batched steps")
+        say(f"{name} (N={n}): {repeats} repeat(s) of >= {min_seconds:g} s in rounds of {batches:,} batched steps")
         venv = gym.make_vec(env_id, num_envs=n, vectorization_mode=mode, **kwargs)
         try:
             if mode is None and isinstance(venv, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv)):
                 raise ValueError(f"{env_id} registers no vector_entry_point: no vectorised twin to measure")
-            runs = _time_vector(venv, n_actions, batches, np.random.default_rng(seed), seed, repeats, min_seconds)
+            runs = _time_vector(venv, space, batches, np.random.default_rng(seed), seed, repeats, min_seconds)
             rows.append(_row(name, n, runs, venv))
         finally:
             venv.close()

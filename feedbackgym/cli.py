@@ -86,9 +86,9 @@ def parse_env_kwargs(text: str | None) -> dict:
         value = json.loads(text)
     except json.JSONDecodeError as e:
         raise UserError(f"{source}: malformed JSON ({e.msg} at line {e.lineno} column {e.colno}); "
-                        "expected an object like '{\"mode\": \"pensieve\"}'") from None
+                        "expected an object like '{\"field\": value}'") from None
     if not isinstance(value, dict):
-        raise UserError(f"{source}: expected a JSON object like '{{\"mode\": \"pensieve\"}}', "
+        raise UserError(f"{source}: expected a JSON object like '{{\"field\": value}}', "
                         f"got a JSON {type(value).__name__}")
     return value
 
@@ -107,14 +107,15 @@ def resolve_env_id(text: str) -> str:
 
 
 def _add_eval_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--traces", metavar="PATH|SPLIT",
-                   help="trace file or folder, or a bundled split (train, fcc_test, train_fit, hsdpa_holdout); "
-                        "with a trace set every trace is played once, in sorted order")
+    p.add_argument("--traces", metavar="PATH|SET",
+                   help="data for envs that replay recorded data (see the env's docs): a file or folder, or a "
+                        "bundled named set; the test protocol then plays every item once, in sorted order")
     p.add_argument("--env-kwargs", metavar="JSON",
                    help="config fields as a JSON object (or @file.json), applied after the test protocol, "
-                        "e.g. '{\"mode\": \"pensieve\"}'")
+                        "e.g. '{\"reward\": \"NAME\"}'")
     p.add_argument("--episodes", type=_positive_int, metavar="N",
-                   help="episodes to play (default: every trace of the set once; 10 for generated episodes)")
+                   help="episodes to play (default: the family's test protocol, e.g. every item of a data set "
+                        "once, or a fixed number of seeded episodes)")
     p.add_argument("--seed", type=_int, default=0, metavar="S", help="seed of the first episode (default 0)")
 
 
@@ -124,15 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Gymnasium environments for adaptive systems in feedback loops: "
                                             "list envs and baselines, evaluate and compare policies, "
                                             "benchmark env speed, train PPO/DQN agents.",
-                     epilog="examples:\n"
+                     epilog="examples (ENV_ID from 'feedbackgym list', NAME from 'feedbackgym baselines ENV_ID'):\n"
                             "  feedbackgym list\n"
-                            "  feedbackgym baselines AbrStreaming-v0\n"
-                            "  feedbackgym evaluate AbrStreaming-v0 --policy robust_mpc --traces fcc_test "
-                            "--env-kwargs '{\"mode\": \"pensieve\"}'\n"
-                            "  feedbackgym compare AbrStreaming-v0 --policies bb,rb,bola,robust_mpc "
-                            "--traces fcc_test --out-dir results/abr/fcc\n"
-                            "  feedbackgym bench AbrStreaming-v0 --num-envs 4096\n"
-                            "  feedbackgym train AbrStreaming-v0 --algo ppo --timesteps 200000",
+                            "  feedbackgym baselines ENV_ID\n"
+                            "  feedbackgym evaluate ENV_ID --policy NAME --out result.json\n"
+                            "  feedbackgym compare ENV_ID --policies NAME1,NAME2,run/best_model.zip --out-dir cmp\n"
+                            "  feedbackgym bench ENV_ID --num-envs 4096\n"
+                            "  feedbackgym train ENV_ID --algo ppo --timesteps 200000",
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -141,15 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Registered env ids, one per line, with a one-line description.")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("baselines", help="classical baselines of an env's domain",
+    p = sub.add_parser("baselines", help="classical baselines of an env id",
                        description="Baselines usable as --policy for ENV_ID: name and description.")
     p.add_argument("env_id", metavar="ENV_ID", help=_ENV_ID_HELP)
     p.set_defaults(func=cmd_baselines)
 
     p = sub.add_parser("evaluate", help="score one policy under the env's test protocol",
-                       description="Score a baseline or a saved SB3 model .zip on ENV_ID under the field's test "
-                                   "protocol (ABR: no delay noise, every trace once from its first row, sorted "
-                                   "order). Prints the aggregate metrics.")
+                       description="Score a baseline or a saved SB3 model .zip on ENV_ID under its family's "
+                                   "test protocol (its declared config overrides and episode plan). Prints the "
+                                   "aggregate metrics, each aggregated as the family declares (mean, median, "
+                                   "percentile, ratio of sums...). A model .zip is code (SB3 pickles): load only "
+                                   "your own.")
     p.add_argument("env_id", metavar="ENV_ID", help=_ENV_ID_HELP)
     p.add_argument("--policy", required=True, metavar="P", help="baseline name (see 'feedbackgym baselines "
                                                                 "ENV_ID') or a saved model .zip")
@@ -162,9 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="score several policies on the same episodes",
                        description="Evaluate several policies on the same episodes; print a markdown table and, "
                                    "with --out-dir, write compare.md, compare.json, compare_episodes.csv and "
-                                   "compare_cdf.png (CDF over episodes of the domain's headline metric; ABR: "
-                                   "QoE per chunk). With 'optimal' among the policies, each is shown as % "
-                                   "of optimal.")
+                                   "compare_cdf.png (CDF over episodes of the family's headline metric). With "
+                                   "the family's reference policy (e.g. an offline optimum) among the policies, "
+                                   "each is shown as a percentage of it.")
     p.add_argument("env_id", metavar="ENV_ID", help=_ENV_ID_HELP)
     p.add_argument("--policies", required=True, metavar="P1,P2,...",
                    help="comma-separated baseline names and/or model .zip paths")
@@ -184,12 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sync-envs", type=_positive_int, metavar="N",
                    help="sub-envs of the SyncVectorEnv reference (default: --num-envs)")
     p.add_argument("--steps", type=_positive_int, default=100_000, metavar="N",
-                   help="env steps per chunk of a repeat (vector: rounded up to whole batched steps; "
+                   help="env steps per round of a repeat (vector: rounded up to whole batched steps; "
                         "default 100000)")
     p.add_argument("--repeats", type=_positive_int, default=3, metavar="R",
                    help="repeats per measurement, best reported (default 3)")
     p.add_argument("--min-seconds", type=_seconds, default=1.0, metavar="T",
-                   help="each repeat steps for at least T seconds, in chunks of --steps (default 1.0)")
+                   help="each repeat steps for at least T seconds, in rounds of --steps (default 1.0)")
     p.add_argument("--only", metavar="LIST", help="comma-separated subset of raw,wrapped,sync,twin")
     p.add_argument("--seed", type=_int, default=0, metavar="S", help="seed of envs and actions (default 0)")
     p.add_argument("--env-kwargs", metavar="JSON", help="config fields as a JSON object (default: the env's "
@@ -335,7 +336,7 @@ def cmd_compare(args) -> int:
     env_kwargs = parse_env_kwargs(args.env_kwargs)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     if not policies:
-        raise UserError("--policies: expected a comma-separated list such as 'bb,rb,robust_mpc'")
+        raise UserError("--policies: expected a comma-separated list such as 'NAME1,NAME2,model.zip'")
     # check every name before spending minutes on the first ones
     from .agents.baselines import baseline_names
     from .agents.policy import is_model_path, sb3_algo_of

@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     stats = {**stats, "wall_s": seconds, "hyperparams": source, "seed": args.seed}
     (run / "pretrain.json").write_text(json.dumps(stats, indent=2, default=float) + "\n")
 
-    splits = [settings["eval_traces"] or "train_fit"] + [s for s in args.report_splits.split(",") if s]
+    splits = [settings["eval_env_kwargs"].get("traces") or "train_fit"] + [s for s in args.report_splits.split(",") if s]
     rows = []
     policy = ModelPolicy(model, None)
     for i, split in enumerate(splits):

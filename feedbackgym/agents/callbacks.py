@@ -34,9 +34,6 @@ from stable_baselines3.common.logger import HParam
 from ..files import atomic_write, write_csv
 from .evaluation import evaluate
 
-#: info["episode_metrics"] keys that identify an episode rather than measure it (not logged).
-ID_KEYS = ("trace_index",)
-
 CHECKPOINT_RE = re.compile(r"^step_(\d+)$")
 
 
@@ -108,20 +105,19 @@ class EpisodeMetricsCallback(BaseCallback):
     For every episode that ends in a training sub-env:
 
     * ``env/reward_components/<name>``: the episode's **per-step mean** of
-      ``info["reward_components"][name]`` (for ABR: per-chunk mean bitrate in Mbps, rebuffering
-      seconds per chunk, switch magnitude per chunk, ...), i.e. the sum over the episode's steps
+      ``info["reward_components"][name]``, i.e. the sum over the episode's steps
       divided by its number of steps; steps without the component are not counted.
-    * ``env/<kpi>``: ``info["episode_metrics"][kpi]`` of the episode's last step (for ABR:
-      ``qoe_per_chunk``, ``mean_bitrate_mbps``, ``rebuffer_s``, ``rebuffer_ratio``, ``switches``,
-      ``startup_s``, ``chunks``); identifiers such as ``trace_index`` are skipped.
+    * ``env/<kpi>``: ``info["episode_metrics"][kpi]`` of the episode's last step; the family's
+      ``id_keys`` (identifiers such as a trace index) are skipped.
 
     Both go through ``logger.record_mean``, so each logged point is the mean over the episodes that
     finished since the previous dump (one PPO rollout; DQN's ``log_interval`` episodes).
     """
 
-    def __init__(self, prefix: str = "env", verbose: int = 0):
+    def __init__(self, prefix: str = "env", id_keys: tuple = (), verbose: int = 0):
         super().__init__(verbose)
         self.prefix = prefix
+        self.id_keys = tuple(id_keys)
         self._sums: list[dict[str, float]] = []
         self._counts: list[dict[str, int]] = []
 
@@ -149,7 +145,7 @@ class EpisodeMetricsCallback(BaseCallback):
                     record(f"{self.prefix}/reward_components/{k}", s / counts[k])
                 self._sums[i], self._counts[i] = {}, {}
                 for k, v in info.get("episode_metrics", {}).items():
-                    if k in ID_KEYS or isinstance(v, (bool, np.bool_)):
+                    if k in self.id_keys or isinstance(v, (bool, np.bool_)):
                         continue
                     if isinstance(v, (int, float, np.integer, np.floating)):
                         record(f"{self.prefix}/{k}", float(v))
@@ -177,8 +173,10 @@ class ModelPolicy:
         return self.act_batch(np.asarray(obs)[None])[0]
 
     def act_batch(self, obs: np.ndarray) -> list:
-        """Actions for a batch of observations (one forward pass)."""
+        """Actions for a batch of observations (one forward pass): python ints for ``Discrete``
+        spaces, arrays for ``MultiDiscrete`` and ``Box`` (clipped to the space, as SB3's predict)."""
         import torch
+        from gymnasium import spaces
 
         if self.obs_normalizer is not None:
             obs = self.obs_normalizer.normalize_obs(obs)
@@ -186,58 +184,40 @@ class ModelPolicy:
         policy.set_training_mode(False)
         with torch.no_grad():
             tensor, _ = policy.obs_to_tensor(obs)
-            actions = policy._predict(tensor, deterministic=self.deterministic)
-        return actions.cpu().numpy().tolist()
+            actions = policy._predict(tensor, deterministic=self.deterministic).cpu().numpy()
+        space = self.model.action_space
+        if isinstance(space, spaces.Discrete):
+            return actions.reshape(-1).tolist()
+        actions = actions.reshape((-1, *space.shape))
+        if isinstance(space, spaces.Box):
+            if getattr(policy, "squash_output", False):
+                actions = policy.unscale_action(actions)
+            actions = np.clip(actions, space.low, space.high)
+        return list(actions)
 
 
 def evaluate_batched(env_id: str, policy: ModelPolicy, env_kwargs: dict | None = None, episodes: int | None = None,
                      seed: int = 0, envs: list | None = None) -> tuple[list[dict], dict]:
-    """:func:`~feedbackgym.agents.evaluation.evaluate` for a stateless model, all episodes at once.
-
-    Plays the harness's episode plan (test protocol, every trace once) in lockstep, one env per
-    episode, with one batched forward pass per step instead of one per env step — the same
-    per-episode records and aggregate as ``evaluate()`` whenever an episode's outcome depends
-    only on its reset seed and options (true under the test protocol: no delay noise, first row).
-    ``envs``: envs made earlier with the same kwargs, reused (and extended) across calls.
+    """:func:`~feedbackgym.agents.evaluation.evaluate` for a stateless model, all episodes at once
+    (:func:`~feedbackgym.agents.rollout.run_lockstep`): the same per-episode records and aggregate
+    whenever an episode's outcome depends only on its reset seed and options (true under a test
+    protocol). ``envs``: envs made earlier with the same kwargs, reused (and extended) across calls.
     """
     import gymnasium as gym
 
     from .evaluation import aggregate, episode_plan, evaluation_kwargs
+    from .rollout import RecordKeys, run_lockstep
 
     kwargs = evaluation_kwargs(env_id, env_kwargs)
     if envs is None:
         envs = []
     if not envs:
         envs.append(gym.make(env_id, **kwargs))
-    plan = episode_plan(envs[0], episodes, seed)
+    plan = episode_plan(env_id, envs[0], episodes, seed)
     while len(envs) < len(plan):
         envs.append(gym.make(env_id, **kwargs))
-    n = len(plan)
-    obs, records, totals, steps = [None] * n, [None] * n, [0.0] * n, [0] * n
-    names = [None] * n
-    for i, (s, options) in enumerate(plan):
-        obs[i], info = envs[i].reset(seed=s, options=options)
-        names[i] = info.get("trace_name")
-    active = list(range(n))
-    while active:
-        actions = policy.act_batch(np.stack([obs[i] for i in active]))
-        still = []
-        for i, a in zip(active, actions):
-            obs[i], reward, terminated, truncated, info = envs[i].step(a)
-            totals[i] += float(reward)
-            steps[i] += 1
-            if terminated or truncated:
-                rec = {"episode": i, "steps": steps[i], "episode_reward": totals[i],
-                       "mean_reward_per_step": totals[i] / max(steps[i], 1), "truncated": bool(truncated)}
-                if names[i] is not None:
-                    rec["trace"] = names[i]
-                for k, v in info.get("episode_metrics", {}).items():
-                    rec[k] = v.item() if isinstance(v, (np.integer, np.floating)) else v
-                records[i] = rec
-            else:
-                still.append(i)
-        active = still
-    return records, aggregate(records)
+    records = run_lockstep(envs, policy.act_batch, plan, RecordKeys.of(env_id))
+    return records, aggregate(env_id, records)
 
 
 @dataclass
@@ -255,11 +235,10 @@ class EvalSpec:
 class PeriodicEvalCallback(BaseCallback):
     """Score the current policy every ``eval_freq`` env steps with the evaluation harness.
 
-    Written by hand rather than using SB3's ``EvalCallback`` because the field's protocol needs the
-    harness: each trace of the split played exactly once from its first row without noise
-    (``evaluate()``), domain KPIs from ``info["episode_metrics"]``, and several splits (a
-    validation split that selects ``best_model.zip`` and report-only splits such as the FCC test
-    set, which must never select a checkpoint).
+    Written by hand rather than using SB3's ``EvalCallback`` because the family's test protocol
+    needs the harness: its episode plan (e.g. every trace of a data set once, deterministically),
+    the family's KPIs and aggregations, and several evaluations (a validation set that selects
+    ``best_model.zip`` and report-only test sets, which must never select a checkpoint).
 
     Per evaluation: ``<prefix>/<metric>`` scalars for every aggregate metric, a row in
     ``evaluations.csv`` (``timesteps, eval, train_s, <metrics>``, ``train_s`` being the run's wall
@@ -485,8 +464,8 @@ class EntropyScheduleCallback(BaseCallback):
     """Linear decay of the entropy coefficient: ``start`` at step 0 to ``end`` at
     ``fraction * total_timesteps``, constant after; sets ``model.ent_coef`` before every rollout.
 
-    SB3's PPO takes only a constant ``ent_coef``; the ABR brief found that decaying it
-    0.05 -> 0.01 avoids the cautious policy a constant 0.01 settles on. The value depends only on
+    SB3's PPO takes only a constant ``ent_coef``; decaying it (e.g. 0.05 -> 0.01) avoids the
+    cautious policy a small constant can settle on. The value depends only on
     ``num_timesteps``, so a resumed run continues the schedule where it stopped.
     """
 

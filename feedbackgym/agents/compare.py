@@ -1,14 +1,14 @@
 """Compare policies on the same episodes: one table, one JSON, a per-episode CSV and a CDF plot.
 
 Generic across envs. Every policy is scored by :func:`feedbackgym.agents.evaluation.evaluate`
-with the same env kwargs, traces, episodes and seed, so all of them play the same episodes
-(for envs with a trace set: every trace once, in sorted order). The plot is the CDF over
-episodes of the domain's headline metric (:data:`HEADLINE_METRICS`; ABR: ``qoe_per_chunk``,
-Pensieve's per-trace score), one line per policy; envs without one use
-``mean_reward_per_step``. When ``optimal`` is among the policies each is also shown as a
-percentage of the optimum (ratio of the aggregate headline values).
+with the same env kwargs, data, episodes and seed, so all of them play the same episodes (the
+family's episode plan). The plot is the CDF over episodes of the family's headline metric, one
+line per policy; envs without one use ``mean_reward_per_step``. When the family's reference
+policy (e.g. an offline optimum) is among the policies, each is also shown as a percentage of it
+(ratio of the aggregate headline values). The table shows the headline metric and the family's
+table columns.
 
-``feedbackgym compare ENV_ID --policies bb,rb,robust_mpc --out-dir DIR`` writes
+``feedbackgym compare ENV_ID --policies P1,P2,P3 --out-dir DIR`` writes
 ``DIR/compare.md``, ``DIR/compare.json``, ``DIR/compare_episodes.csv`` and ``DIR/compare_cdf.png``.
 """
 
@@ -22,21 +22,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..registration import domain
+from .. import family
 from ..files import atomic_write, csv_text
-from .evaluation import EvalResult, evaluate
+from .evaluation import EvalResult, evaluate, jsonable
 
-#: domain -> the per-episode metric the field reports (must be in ``info["episode_metrics"]``)
-HEADLINE_METRICS: dict[str, str] = {"abr": "qoe_per_chunk"}
-#: used when the domain has no headline metric or an episode record lacks it
-FALLBACK_METRIC = "mean_reward_per_step"
-#: the policy name percentages refer to
-OPTIMAL = "optimal"
-#: domain -> the table's columns after the headline metric (the field's own KPIs); other
-#: aggregate fields stay in compare.json. Domains not listed show every aggregate field.
-TABLE_COLUMNS: dict[str, list[str]] = {
-    "abr": ["mean_bitrate_mbps", "rebuffer_s", "rebuffer_ratio", "switches", "startup_s"],
-}
 #: aggregate fields left out of the table (constant or shown elsewhere)
 _HIDDEN = ("episodes",)
 
@@ -44,11 +33,10 @@ FILES = {"md": "compare.md", "json": "compare.json", "csv": "compare_episodes.cs
 
 
 def headline_metric(env_id: str, results: list[EvalResult] | None = None) -> str:
-    """The metric the comparison is about: the domain's headline KPI if every episode has it."""
-    metric = HEADLINE_METRICS.get(domain(env_id), FALLBACK_METRIC)
-    if results and not all(metric in e for r in results for e in r.episodes):
-        return FALLBACK_METRIC
-    return metric
+    """The metric the comparison is about: the family's headline KPI (if every result has it)."""
+    if not results:
+        return family.headline(env_id)
+    return family.headline(env_id, lambda m: all(m in r.aggregate for r in results))
 
 
 @dataclass
@@ -60,20 +48,17 @@ class Comparison:
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
-    def labels(self) -> list[str]:
-        return [r.policy for r in self.results]
-
-    @property
     def num_episodes(self) -> int:
         return len(self.results[0].episodes) if self.results else 0
 
     def values(self, result: EvalResult) -> list[float]:
-        """Per-episode headline values of one policy, in episode order."""
-        return [float(e[self.metric]) for e in result.episodes]
+        """Per-episode headline values of one policy, in episode order (episodes lacking it skipped)."""
+        return [float(e[self.metric]) for e in result.episodes if e.get(self.metric) is not None]
 
     def percent_of_optimal(self) -> dict[str, float] | None:
-        """Each policy's aggregate headline value as % of ``optimal``'s (None without it)."""
-        opt = next((r for r in self.results if r.policy == OPTIMAL), None)
+        """Each policy's aggregate headline value as % of the reference policy's (None without it)."""
+        ref_name = family.spec(self.env_id).reference_policy
+        opt = next((r for r in self.results if r.policy == ref_name), None) if ref_name else None
         if opt is None:
             return None
         ref = opt.aggregate.get(self.metric)
@@ -83,16 +68,17 @@ class Comparison:
 
     def columns(self) -> list[str]:
         cols = [self.metric]
-        chosen = TABLE_COLUMNS.get(domain(self.env_id))
+        chosen = family.spec(self.env_id).table_columns
         for r in self.results:
             cols += [k for k in (chosen or r.aggregate) if k in r.aggregate and k not in cols and k not in _HIDDEN]
-        # a column that is zero for every policy (e.g. startup delay in pensieve mode) says nothing
+        # a column that is zero for every policy says nothing
         return [c for c in cols if c == self.metric or any(r.aggregate.get(c, 0) != 0 for r in self.results)]
 
     def table_rows(self) -> tuple[list[str], list[list[str]]]:
         cols = self.columns()
         pct = self.percent_of_optimal()
-        header = ["policy", cols[0]] + (["% of optimal"] if pct else []) + cols[1:]
+        ref = family.spec(self.env_id).reference_policy
+        header = ["policy", cols[0]] + ([f"% of {ref}"] if pct else []) + cols[1:]
         rows = []
         for r in self.results:
             vals = [_fmt(r.aggregate.get(c, math.nan)) for c in cols]
@@ -104,13 +90,13 @@ class Comparison:
         header, rows = self.table_rows()
         lines = []
         if title:
-            lines += [f"{self.env_id}: {self.num_episodes} episodes, env kwargs `{json.dumps(_jsonable(self.env_kwargs))}`", ""]
+            lines += [f"{self.env_id}: {self.num_episodes} episodes, env kwargs `{json.dumps(jsonable(self.env_kwargs))}`", ""]
         lines += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> dict:
-        return {"env_id": self.env_id, "env_kwargs": _jsonable(self.env_kwargs), "metric": self.metric,
+        return {"env_id": self.env_id, "env_kwargs": jsonable(self.env_kwargs), "metric": self.metric,
                 "episodes": self.num_episodes, "percent_of_optimal": self.percent_of_optimal(),
                 "policies": {r.policy: {"aggregate": r.aggregate, "seconds": self.seconds.get(r.policy),
                                         "episodes": r.episodes} for r in self.results}}
@@ -143,8 +129,12 @@ def compare(env_id: str, policies: list[str], env_kwargs: dict | None = None, tr
         if progress is not None:
             progress(label, res, seconds[label])
     first = results[0]
+    label = family.spec(env_id).label_field
     for r in results[1:]:
-        if [e.get("trace") for e in r.episodes] != [e.get("trace") for e in first.episodes]:
+        same = len(r.episodes) == len(first.episodes) and all(
+            a.get(label) == b.get(label) and a.get("episode") == b.get("episode")
+            for a, b in zip(r.episodes, first.episodes))
+        if not same:
             raise RuntimeError(f"policies {first.policy!r} and {r.policy!r} played different episodes")
     return Comparison(env_id, first.env_kwargs, headline_metric(env_id, results), results, seconds)
 
@@ -162,8 +152,8 @@ def plot_cdf(comparison: Comparison, path: str | os.PathLike) -> None:
     for r in comparison.results:
         x = np.sort(np.asarray(comparison.values(r), dtype=float))
         y = np.arange(1, len(x) + 1) / len(x)
-        label = f"{r.policy} (mean {r.aggregate[comparison.metric]:.3f}"
-        label += f", {pct[r.policy]:.0f}% of optimal)" if pct else ")"
+        label = f"{r.policy} ({comparison.metric} {r.aggregate[comparison.metric]:.3f}"
+        label += f", {pct[r.policy]:.0f}% of {family.spec(comparison.env_id).reference_policy})" if pct else ")"
         ax.step(np.concatenate([[x[0]], x]), np.concatenate([[0.0], y]), where="post", label=label)
     ax.set_xlabel(f"{comparison.metric} per episode")
     ax.set_ylabel("CDF (fraction of episodes)")
@@ -197,7 +187,3 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.4f}"
     return str(v)
-
-
-def _jsonable(d: dict) -> dict:
-    return {k: (v if isinstance(v, (str, int, float, bool, list, dict, type(None))) else repr(v)) for k, v in d.items()}

@@ -1,17 +1,17 @@
 """Behaviour cloning (and optional DAgger) of a classical baseline into an SB3 model.
 
-Starting RL from a clone of the field's best controller is the biggest lever found for ABR
-(``briefs/abr.md``: PPO fine-tuned from a robustMPC clone beats PPO from scratch within minutes).
+Starting RL from a clone of the field's best controller can be the biggest lever there is
+(the suite's published streaming agent is PPO fine-tuned from a clone of the best classical
+controller, which beat PPO from scratch; Hester et al., AAAI 2018, for DQN).
 :func:`pretrain` is what the training infrastructure calls when a hyperparameters file has a
 ``pretrain:`` block::
 
     pretrain:
-      baseline: robust_mpc
+      baseline: NAME       # see `feedbackgym baselines ENV_ID`
       episodes: 300
       epochs: 10
 
-It plays the baseline in the *training* env (random traces, random start rows, delay noise —
-whatever ``env_kwargs`` configure), records ``(observation, expert action, return-to-go)`` and
+It plays the baseline in the *training* env (whatever randomness ``env_kwargs`` configure), records ``(observation, expert action, return-to-go)`` and
 fits the model's network by supervised learning:
 
 * actor-critic policies (PPO, A2C): maximise the log-probability of the expert action through
@@ -46,7 +46,9 @@ import numpy as np
 
 import feedbackgym  # noqa: F401  (registers the ids)
 
+from ..family import PlannedEpisode, headline
 from .baselines import make_baseline
+from .rollout import run_episode
 
 __all__ = ["pretrain", "collect", "ExpertData"]
 
@@ -84,51 +86,70 @@ def discounted_returns(rewards, gamma: float) -> np.ndarray:
     return out
 
 
+class _MixedPolicy:
+    """The expert, or (DAgger) the learner except with probability ``beta`` per step; records the
+    expert's label for every visited state (the expert reads only ``info``, never its own past
+    decisions, so it can label states it did not choose)."""
+
+    def __init__(self, expert, learner, beta: float, rng: np.random.Generator):
+        self.expert, self.learner, self.beta, self.rng = expert, learner, beta, rng
+        self.expert_actions: list = []
+        self.all_expert = True
+        self.agree = 0
+
+    def reset(self, env, obs, info) -> None:
+        self.expert.reset(env, obs, info)
+        self.expert_actions, self.all_expert = [], True
+
+    def act(self, obs, info):
+        a_expert = int(self.expert.act(obs, info))
+        a = a_expert
+        if self.learner is not None and self.rng.random() >= self.beta:
+            a = int(self.learner(obs))
+            self.all_expert &= a == a_expert
+        self.agree += a == a_expert
+        self.expert_actions.append(a_expert)
+        return a
+
+    def end_episode(self, obs, info) -> None:
+        end = getattr(self.expert, "end_episode", None)
+        if end is not None:
+            end(obs, info)
+
+
 def collect(env: gym.Env, expert, episodes: int, seed: int, gamma: float, data: ExpertData,
             learner: Callable | None = None, beta: float = 1.0, rng: np.random.Generator | None = None,
-            transitions: list | None = None) -> dict:
-    """Play ``episodes`` episodes; label every state with ``expert``'s action.
+            transitions: list | None = None, score_metric: str | None = None) -> dict:
+    """Play ``episodes`` episodes through the rollout engine; label every state with ``expert``'s action.
 
     With ``learner`` (obs -> action) the learner acts, except with probability ``beta`` per step
     the expert does (DAgger); returns-to-go are then not the expert's, so they are marked unusable
     for value/Q regression unless every action was the expert's. ``transitions`` (a list), if
     given, receives ``(obs, next_obs, action, reward, terminated)`` tuples of the actions taken.
+    ``score_metric``: the episode metric reported as ``mean_score`` (default: reward per step).
     """
     rng = rng if rng is not None else np.random.default_rng(seed)
-    agree = steps = 0
-    scores = []
+    mixed = _MixedPolicy(expert, learner, beta, rng)
+    steps, scores = 0, []
     for ep in range(episodes):
-        obs, info = env.reset(seed=seed + ep)
-        expert.reset(env, obs, info)
-        ep_obs, ep_act, ep_rew = [], [], []
-        all_expert, done, total = True, False, 0.0
-        while not done:
-            a_expert = int(expert.act(obs, info))
-            a = a_expert
-            if learner is not None and rng.random() >= beta:
-                a = int(learner(obs))
-                all_expert &= a == a_expert
-            agree += a == a_expert
-            steps += 1
+        ep_obs: list = []
+        ep_rew: list = []
+
+        def on_step(obs, info, action, reward, next_obs, terminated, truncated, next_info):
             ep_obs.append(np.array(obs, dtype=np.float32, copy=True))
-            ep_act.append(a_expert)
-            next_obs, reward, terminated, truncated, info = env.step(a)
             ep_rew.append(float(reward))
-            total += float(reward)
             if transitions is not None:
-                transitions.append((ep_obs[-1], np.array(next_obs, dtype=np.float32, copy=True), a,
+                transitions.append((ep_obs[-1], np.array(next_obs, dtype=np.float32, copy=True), int(action),
                                     float(reward), bool(terminated)))
-            obs = next_obs
-            done = terminated or truncated
-        end = getattr(expert, "end_episode", None)
-        if end is not None:
-            end(obs, info)
+
+        record = run_episode(env, mixed, PlannedEpisode(seed + ep, {}), ep, on_step=on_step)
+        steps += record["steps"]
         # A truncated episode's return-to-go would need bootstrapping; don't regress on it.
-        usable = all_expert and not truncated
-        data.add_episode(ep_obs, ep_act, discounted_returns(ep_rew, gamma), usable)
-        score = info.get("episode_metrics", {}).get("qoe_per_chunk", total / max(len(ep_rew), 1))
-        scores.append(float(score))
-    return {"episodes": episodes, "steps": steps, "agreement": agree / max(steps, 1),
+        usable = mixed.all_expert and not record["truncated"]
+        data.add_episode(ep_obs, mixed.expert_actions, discounted_returns(ep_rew, gamma), usable)
+        score = record.get(score_metric) if score_metric else None
+        scores.append(float(score if score is not None else record["mean_reward_per_step"]))
+    return {"episodes": episodes, "steps": steps, "agreement": mixed.agree / max(steps, 1),
             "mean_score": float(np.mean(scores)) if scores else float("nan")}
 
 
@@ -278,17 +299,17 @@ def _fill_replay_buffer(model, transitions: list) -> int:
         streams[k % n_envs].extend(episodes[k])
     rows = min(len(s) for s in streams)
     for j in range(rows):
-        chunk = [s[j] for s in streams]
-        buf.add(np.stack([t[0] for t in chunk]), np.stack([t[1] for t in chunk]),
-                np.array([[t[2]] for t in chunk]), np.array([t[3] for t in chunk], dtype=np.float32),
-                np.array([t[4] for t in chunk], dtype=np.float32), [{} for _ in chunk])
+        batch = [s[j] for s in streams]
+        buf.add(np.stack([t[0] for t in batch]), np.stack([t[1] for t in batch]),
+                np.array([[t[2]] for t in batch]), np.array([t[3] for t in batch], dtype=np.float32),
+                np.array([t[4] for t in batch], dtype=np.float32), [{} for _ in batch])
     return rows * n_envs
 
 
 # ---------------------------------------------------------------------------------- pretrain
 
 
-def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str = "robust_mpc",
+def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str | None = None,
              episodes: int = 300, epochs: int = 10, batch_size: int = 256, learning_rate: float = 1e-3,
              seed: int = 0, dagger_rounds: int = 0, **kwargs) -> dict:
     """Clone ``baseline`` into ``model`` by supervised learning; returns statistics.
@@ -296,8 +317,8 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str =
     Args:
         model: an SB3 PPO/A2C (any ``ActorCriticPolicy``) or DQN model, already constructed.
         env_id, env_kwargs: the training env (``gym.make(env_id, **env_kwargs)``); its randomness
-            (traces, start rows, noise) is what the clone sees.
-        baseline: a baseline name of the env's domain (``feedbackgym baselines ENV_ID``).
+            (whatever the training config randomises) is what the clone sees.
+        baseline: a baseline name of the env's family (``feedbackgym baselines ENV_ID``); required.
         episodes: expert episodes to record; epochs, batch_size, learning_rate: the fit (Adam).
         seed: seeds the episodes (``seed + i``), the shuffling and the DAgger coin flips.
         dagger_rounds: extra rounds of learner rollouts labelled by the expert.
@@ -308,7 +329,7 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str =
         value_coef (0.5): weight of the value-head regression on returns-to-go (actor-critic;
         0 disables); ent_coef (0.0): entropy bonus during the fit (keeps the clone stochastic);
         dqn_loss ("margin" or "ce"), margin (0.8), q_coef (0.0: weight of DQfD's regression of
-        ``Q(s, a_E)`` on the return-to-go; on ABR it fights the ranking loss in small networks),
+        ``Q(s, a_E)`` on the return-to-go; it can fight the ranking loss in small networks),
         q_calibration ("bias": shift the output biases so the mean ``Q(s, a_E)`` equals the mean
         return-to-go, keeping the ranking; "none"); fill_replay_buffer (False, DQN);
         gamma (the model's); holdout_fraction (0.1 of the episodes, for the held-out accuracy);
@@ -316,8 +337,8 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str =
         torch_threads (1; None leaves torch's setting alone); verbose (model's verbosity).
 
     Returns:
-        dict with ``samples``, ``expert_mean_score`` (the baseline's QoE per chunk on the
-        recorded episodes), ``train_accuracy`` / ``holdout_accuracy`` (greedy action equals the
+        dict with ``samples``, ``expert_mean_score`` (the baseline's mean headline metric of the
+        family on the recorded episodes), ``train_accuracy`` / ``holdout_accuracy`` (greedy action equals the
         expert's), final ``bc_loss`` / ``value_loss``, per-round DAgger stats and ``seconds``.
     """
     known = {"dagger_episodes", "dagger_beta", "dagger_epochs", "value_coef", "ent_coef", "dqn_loss", "margin",
@@ -326,6 +347,12 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str =
     unknown = sorted(set(kwargs) - known)
     if unknown:
         raise ValueError(f"pretrain: unknown option(s) {unknown}; known: {sorted(known)}")
+    if not isinstance(baseline, str) or not baseline:
+        raise ValueError("pretrain: name the baseline to clone (pretrain: {baseline: NAME, ...}; "
+                         "see 'feedbackgym baselines ENV_ID')")
+    if not isinstance(model.action_space, gym.spaces.Discrete):
+        raise ValueError(f"pretrain: behaviour cloning supports Discrete action spaces; {env_id} acts in "
+                         f"{model.action_space}")
     for name, v, lo in (("episodes", episodes, 1), ("epochs", epochs, 0), ("batch_size", batch_size, 1),
                         ("dagger_rounds", dagger_rounds, 0)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
@@ -358,16 +385,18 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str =
         raise ValueError(f"pretrain: the env's observations {env.observation_space.shape} do not match the "
                          f"model's {model.observation_space.shape}; pass make_env= with the training wrappers")
     expert = make_baseline(env_id, baseline)
+    score_metric = headline(env_id)
     normalize = _obs_normalizer(model)
     rng = np.random.default_rng(seed)
 
     n_holdout = int(round(episodes * holdout_fraction)) if episodes > 1 else 0
     holdout = ExpertData()
     if n_holdout:
-        collect(env, expert, n_holdout, seed + 10_000_000, gamma, holdout)
+        collect(env, expert, n_holdout, seed + 10_000_000, gamma, holdout, score_metric=score_metric)
     data = ExpertData()
     transitions = [] if (kind == "dqn" and kwargs.get("fill_replay_buffer", False)) else None
-    expert_stats = collect(env, expert, episodes - n_holdout, seed, gamma, data, transitions=transitions)
+    expert_stats = collect(env, expert, episodes - n_holdout, seed, gamma, data, transitions=transitions,
+                           score_metric=score_metric)
 
     fit_args = dict(batch_size=batch_size, learning_rate=learning_rate, rng=rng,
                     value_coef=float(kwargs.get("value_coef", 0.5)), ent_coef=float(kwargs.get("ent_coef", 0.0)),
@@ -395,7 +424,7 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str =
     for r in range(1, dagger_rounds + 1):
         learner = _learner_fn(model, normalize)
         roll = collect(env, expert, dagger_episodes, seed + 1_000_000 * r, gamma, data,
-                       learner=learner, beta=dagger_beta, rng=rng)
+                       learner=learner, beta=dagger_beta, rng=rng, score_metric=score_metric)
         obs, actions, returns, usable = arrays(data)
         fit = _fit(model, kind, obs, actions, returns, usable, dagger_epochs, **fit_args)
         rounds.append({"round": r, "samples": len(actions), "learner_agreement": roll["agreement"],

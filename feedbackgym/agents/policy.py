@@ -1,9 +1,8 @@
-"""What ``--policy`` names: a baseline of the env's domain or a saved SB3 model (``.zip``).
+"""What ``--policy`` names: a baseline of the env's family or a saved SB3 model (``.zip``).
 
-A policy is duck-typed: ``reset(env, obs, info)`` at each episode start, ``act(obs, info) -> action``
-per step, and optionally ``end_episode(obs, info)`` with the terminal step (controllers that keep
-state across videos, like Pensieve's robustMPC, need it). Baselines read ``info`` (the field's
-own quantities); learned models read the observation.
+Policies follow :class:`feedbackgym.agents.rollout.Policy`: ``reset(env, obs, info)`` at each
+episode start, ``act(obs, info) -> action`` per step, optionally ``end_episode(obs, info)``.
+Baselines read ``info`` (the field's own quantities); learned models read the observation.
 """
 
 from __future__ import annotations
@@ -11,6 +10,8 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+
+from gymnasium.spaces import Discrete
 
 from .baselines import baseline_names, make_baseline
 
@@ -77,12 +78,17 @@ class Sb3Policy:
         if space.shape != env.observation_space.shape:
             raise ValueError(f"{self.path}: model expects observations of shape {space.shape}, "
                              f"the env gives {env.observation_space.shape}")
+        if self.model.action_space != env.action_space:
+            raise ValueError(f"{self.path}: model acts in {self.model.action_space}, the env expects "
+                             f"{env.action_space}")
 
     def act(self, obs, info):
         if self.obs_normalizer is not None:
             obs = self.obs_normalizer.normalize_obs(obs)
         action, _ = self.model.predict(obs, deterministic=self.deterministic)
-        return int(action)
+        if isinstance(self.model.action_space, Discrete):
+            return int(action)
+        return action
 
     def __repr__(self) -> str:
         return f"Sb3Policy({self.path!r}, algo={self.algo})"

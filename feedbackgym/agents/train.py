@@ -19,12 +19,12 @@ caller's overrides. Besides the algorithm's own constructor arguments (``learnin
 ``policy_kwargs``      a mapping or an rl-zoo3 string ``"dict(net_arch=[128, 128], activation_fn=nn.ReLU)"``
 ``checkpoint_freq``    env steps between checkpoints (0: none); ``checkpoint_keep`` how many
 ``eval_freq``          env steps between evaluations (0: none)
-``eval_traces``        split the evaluation that selects ``best_model.zip`` plays (validation)
-``eval_env_kwargs``    env kwargs for evaluations, over the training ones; the field's test
-                       protocol (``evaluation_overrides()``) applies unless named here
+``eval_env_kwargs``    env kwargs of the evaluation that selects ``best_model.zip`` (validation: e.g.
+                       the training data set), over the training ones; the family's test protocol
+                       applies unless named here
 ``eval_episodes``      episodes per evaluation (default: every trace of the split once)
 ``eval_metric``        aggregate metric that selects ``best_model.zip`` (``mean_reward_per_step``)
-``extra_evals``        ``{name: {traces, env_kwargs, episodes}}``: report-only evaluations, logged
+``extra_evals``        ``{name: {env_kwargs, episodes}}``: report-only evaluations, logged
                        under ``eval/<name>/...``; they never select a model
 ``pretrain``           ``{baseline: ..., episodes: ..., epochs: ...}``: behaviour cloning before RL
                        through ``feedbackgym.agents.imitation.pretrain``
@@ -74,13 +74,13 @@ ALGOS = ("ppo", "dqn")
 TRAIN_KEYS = {
     "n_timesteps": None, "policy": "MlpPolicy", "n_envs": 1, "vec_env": "twin", "env_kwargs": {},
     "normalize": False, "ent_coef_schedule": None, "checkpoint_freq": 0, "checkpoint_keep": 3,
-    "checkpoint_replay_buffer": True, "eval_freq": 0, "eval_traces": None, "eval_env_kwargs": {},
+    "checkpoint_replay_buffer": True, "eval_freq": 0, "eval_env_kwargs": {},
     "eval_episodes": None, "eval_metric": "mean_reward_per_step", "eval_seed": 0, "extra_evals": {},
     "pretrain": None, "torch_threads": 1, "device": "cpu", "verbose": 0, "log_interval": None,
     "start_method": None,
 }
 #: ``eval_kwargs`` keys of :func:`train` and the hyperparameters they set.
-EVAL_KWARGS = {"traces": "eval_traces", "env_kwargs": "eval_env_kwargs", "episodes": "eval_episodes",
+EVAL_KWARGS = {"env_kwargs": "eval_env_kwargs", "episodes": "eval_episodes",
                "metric": "eval_metric", "seed": "eval_seed", "extra": "extra_evals", "freq": "eval_freq"}
 SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
 
@@ -247,7 +247,7 @@ def split_hyperparams(hp: Mapping, algo: str) -> tuple[dict, dict]:
         raise ValueError(f"normalize: expected true/false or a mapping of VecNormalize kwargs, got {norm!r}")
     pre = settings["pretrain"]
     if pre is not None and not isinstance(pre, Mapping):
-        raise ValueError(f"pretrain: expected a mapping such as {{baseline: robust_mpc, episodes: 300, epochs: 10}}, "
+        raise ValueError(f"pretrain: expected a mapping such as {{baseline: NAME, episodes: 300, epochs: 10}}, "
                          f"got {pre!r}")
     return settings, algo_kwargs
 
@@ -298,10 +298,10 @@ def _command_line(call: dict) -> str:
 
 
 def eval_specs(env_id: str, settings: dict, train_env_kwargs: dict) -> list[EvalSpec]:
-    """The evaluations of a run: the validation split (selects best_model) and report-only extras.
+    """The evaluations of a run: the validation set (selects best_model) and report-only extras.
 
-    Env kwargs: training kwargs, minus the keys of the field's test protocol (so the protocol
-    applies), then ``eval_env_kwargs``, then the split's ``traces``.
+    Env kwargs: training kwargs, minus the keys of the family's test protocol (so the protocol
+    applies), then ``eval_env_kwargs`` (validation) or the extra's ``env_kwargs``.
     """
     from .evaluation import evaluation_kwargs
 
@@ -310,19 +310,15 @@ def eval_specs(env_id: str, settings: dict, train_env_kwargs: dict) -> list[Eval
     base.update(settings["eval_env_kwargs"])
     specs = []
     main = dict(base)
-    if settings["eval_traces"] is not None:
-        main["traces"] = settings["eval_traces"]
     specs.append(EvalSpec("validation", main, settings["eval_episodes"], select=True, prefix="eval"))
     for name, spec in settings["extra_evals"].items():
         spec = dict(spec or {})
-        unknown = set(spec) - {"traces", "env_kwargs", "episodes"}
+        unknown = set(spec) - {"env_kwargs", "episodes"}
         if unknown:
-            raise ValueError(f"extra_evals.{name}: unknown key(s) {sorted(unknown)}; known: traces, env_kwargs, episodes")
+            raise ValueError(f"extra_evals.{name}: unknown key(s) {sorted(unknown)}; known: env_kwargs, episodes")
         if not isinstance(name, str) or not name or "/" in name or name == "validation":
             raise ValueError(f"extra_evals: bad name {name!r} (a word other than 'validation')")
         kw = {**base, **(spec.get("env_kwargs") or {})}
-        if spec.get("traces") is not None:
-            kw["traces"] = spec["traces"]
         specs.append(EvalSpec(name, kw, spec.get("episodes", settings["eval_episodes"]), select=False,
                               prefix=f"eval/{name}"))
     return specs
@@ -402,7 +398,7 @@ def train(env_id: str, algo: str, timesteps: int | None = None, seed: int = 0,
     :param resume: continue the run in ``run_dir`` from its newest complete checkpoint with its
         saved config; the step count continues, TensorBoard and ``evaluations.csv`` are appended.
     :param eval_freq: env steps between evaluations (0 disables; overrides the hyperparameters).
-    :param eval_kwargs: evaluation settings: ``traces``, ``env_kwargs``, ``episodes``, ``metric``,
+    :param eval_kwargs: evaluation settings: ``env_kwargs``, ``episodes``, ``metric``,
         ``seed``, ``extra`` (see ``extra_evals``), ``freq``.
     :param overrides: any hyperparameter (``n_envs=8``, ``learning_rate=1e-4``, ``vec_env="dummy"``...).
     """
@@ -410,6 +406,10 @@ def train(env_id: str, algo: str, timesteps: int | None = None, seed: int = 0,
     if algo not in ALGOS:
         raise ValueError(f"algo: expected one of {list(ALGOS)}, got {algo!r}")
     _check_env_id(env_id)
+    if algo == "dqn":
+        action_space = gym.make(env_id, **dict(env_kwargs or {})).action_space
+        if not isinstance(action_space, gym.spaces.Discrete):
+            raise ValueError(f"dqn needs a Discrete action space; {env_id} acts in {action_space} (use ppo)")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     seed = int(seed)
@@ -562,7 +562,7 @@ def _run(env_id, algo, seed, hp, settings, algo_kwargs, run_dir: Path, resume, p
         if pretrained:
             _pretrain(model, env_id, env_kwargs, settings["pretrain"], seed, run_dir)
 
-        callbacks = [EpisodeMetricsCallback()]
+        callbacks = [EpisodeMetricsCallback(id_keys=feedbackgym.family.spec(env_id).id_keys)]
         if settings["ent_coef_schedule"] is not None:
             s = settings["ent_coef_schedule"]
             callbacks.append(EntropyScheduleCallback(s[0], s[1], target, s[2] if len(s) > 2 else 1.0))

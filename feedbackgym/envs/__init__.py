@@ -1,1 +1,9 @@
-"""One subpackage per domain; each keeps its simulation core free of Gymnasium."""
+"""One subpackage per env family; each keeps its simulation core free of Gymnasium.
+
+:data:`FAMILIES` lists the families the suite ships ("module:attribute" of each
+:class:`feedbackgym.family.Family`); :mod:`feedbackgym.registration` registers them at import.
+"""
+
+FAMILIES = (
+    "feedbackgym.envs.abr.family:FAMILY",
+)

@@ -13,7 +13,7 @@ pytest.importorskip("stable_baselines3")
 
 from feedbackgym.agents.evaluation import evaluate  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results" / "abr"
 ENV_ID = "feedbackgym/AbrStreaming-v0"
 

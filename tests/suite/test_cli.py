@@ -21,7 +21,7 @@ from feedbackgym.registration import describe, env_ids
 
 ABR = "feedbackgym/AbrStreaming-v0"
 PENSIEVE = '{"mode": "pensieve"}'
-FCC = Path(__file__).resolve().parents[1] / "feedbackgym/envs/abr/_data/traces/fcc_test_290"
+FCC = Path(__file__).resolve().parents[2] / "feedbackgym/envs/abr/_data/traces/fcc_test_290"
 #: three fcc_test traces, copied under names whose sorted order differs from this order
 PICKS = {"c_trace": 7, "a_trace": 150, "b_trace": 42}
 

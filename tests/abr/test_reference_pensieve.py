@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 try:
-    from tests.reference import pensieve as ref
+    from tests.abr.reference import pensieve as ref
 except ImportError:  # pytest's rootdir-relative import puts tests/ itself on sys.path
     from reference import pensieve as ref
 

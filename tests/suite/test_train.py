@@ -27,6 +27,7 @@ from feedbackgym.agents.evaluation import evaluate  # noqa: E402
 from feedbackgym.agents.policy import Sb3Policy  # noqa: E402
 from feedbackgym.agents.sb3_vec import TwinVecEnv, make_sb3_vec_env  # noqa: E402
 from feedbackgym.agents.train import resolve_hyperparams, split_hyperparams, train  # noqa: E402
+from feedbackgym import family  # noqa: E402
 from feedbackgym.registration import env_ids  # noqa: E402
 
 ABR = "feedbackgym/AbrStreaming-v0"
@@ -62,44 +63,6 @@ def _deep_equal(a, b, where="info"):
 
 
 # --------------------------------------------------------------------------------- smoke
-
-
-@pytest.mark.parametrize("algo", ["ppo", "dqn"])
-@pytest.mark.parametrize("env_id", env_ids())
-def test_smoke_train_save_load_evaluate(env_id, algo, tmp_path):
-    kw = dict(SMOKE[algo])
-    run = train(env_id, algo, run_dir=tmp_path / "run", progress_bar=False, seed=3,
-                eval_kwargs={"episodes": 2}, **kw)
-    assert run == tmp_path / "run"
-    for name in ("model.zip", "best_model.zip", "best_model.json", "config.json", "command.txt",
-                 "evaluations.csv"):
-        assert (run / name).is_file(), name
-    config = json.loads((run / "config.json").read_text())
-    assert config["env_id"] == env_id and config["algo"] == algo and config["seed"] == 3
-    assert config["num_timesteps"] >= kw["timesteps"]
-    assert {"feedbackgym", "stable_baselines3", "torch", "gymnasium"} <= set(config["versions"])
-    assert config["env_config"] is not None
-    assert "train(" in (run / "command.txt").read_text()
-    assert latest_checkpoint(run) is not None
-
-    rows = read_csv(run / "evaluations.csv")
-    assert rows and {"timesteps", "eval", "train_s", "mean_reward_per_step"} <= set(rows[0])
-    assert any(r["eval"] == "validation" for r in rows)
-
-    for model in ("model.zip", "best_model.zip"):
-        policy = Sb3Policy(run / model)
-        assert policy.algo == algo
-        result = evaluate(env_id, str(run / model), episodes=2, policy_obj=policy)
-        assert result.aggregate["episodes"] == 2
-        assert np.isfinite(result.aggregate["mean_reward_per_step"])
-
-    ea = _tb(run)
-    scalars = set(ea.Tags()["scalars"])
-    assert "rollout/ep_rew_mean" in scalars
-    assert any(t.startswith("env/reward_components/") for t in scalars), scalars
-    assert any(t.startswith("env/") and not t.startswith("env/reward_components/") for t in scalars)
-    assert "eval/mean_reward_per_step" in scalars and "eval/best_mean_reward_per_step" in scalars
-    assert "hyperparameters/text_summary" in ea.Tags()["tensors"]
 
 
 def test_abr_tensorboard_tags_and_report_only_split(tmp_path):
@@ -211,7 +174,7 @@ def test_hyperparams_resolution_and_parsing(tmp_path):
     assert source.endswith("ppo.yml")
     assert hp["ent_coef_schedule"] == [0.02, 0.005] and hp["env_kwargs"]["mode"] == "pensieve"
     assert hp["env_kwargs"]["traces"] == "train_fit" and hp["pretrain"]["baseline"] == "robust_mpc"
-    assert hp["eval_traces"] == "train_fit"  # validation split, never the test set
+    assert hp["eval_env_kwargs"]["traces"] == "train_fit"  # validation split, never the test set
     assert {"fcc_test", "hsdpa_holdout"} <= set(hp["extra_evals"])
     settings, kwargs = split_hyperparams({**hp, "learning_rate": "lin_0.001"}, "ppo")
     assert kwargs["learning_rate"](1.0) == pytest.approx(1e-3) and kwargs["learning_rate"](0.5) == pytest.approx(5e-4)
@@ -291,41 +254,6 @@ def test_pretrain_block_calls_imitation(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------ vec envs
 
 
-def _env_kwarg_variants(env_id):
-    return [{}, {"mode": "pensieve"}, {"traces": "synthetic"}] if env_id == ABR else [{}]
-
-
-@pytest.mark.parametrize("env_id", env_ids())
-def test_twin_vec_env_equals_dummy_vec_env(env_id):
-    for kwargs in _env_kwarg_variants(env_id):
-        twin = make_sb3_vec_env(env_id, 3, "twin", kwargs, seed=11)
-        dummy = make_sb3_vec_env(env_id, 3, "dummy", kwargs, seed=11)
-        assert isinstance(twin, TwinVecEnv)
-        assert twin.observation_space == dummy.observation_space and twin.action_space == dummy.action_space
-        assert np.array_equal(twin.reset(), dummy.reset())
-        for a, b in zip(twin.reset_infos, dummy.reset_infos):
-            _deep_equal(a, b, "reset_info")
-        rng = np.random.default_rng(0)
-        episodes = 0
-        for t in range(130):
-            actions = np.array([twin.action_space.sample() for _ in range(3)]) if t % 2 else \
-                rng.integers(0, twin.action_space.n, 3)
-            o1, r1, d1, i1 = twin.step(actions)
-            o2, r2, d2, i2 = dummy.step(actions)
-            assert np.array_equal(o1, o2) and np.array_equal(r1, r2) and np.array_equal(d1, d2), (kwargs, t)
-            for k, (a, b) in enumerate(zip(i1, i2)):
-                _deep_equal(a, b, f"{kwargs} step {t} env {k}")
-                assert "TimeLimit.truncated" in a
-            for a, b in zip(twin.reset_infos, dummy.reset_infos):
-                _deep_equal(a, b, "reset_info")
-            for k in np.flatnonzero(d1):
-                assert "terminal_observation" in i1[k] and "episode_metrics" in i1[k]
-            episodes += int(d1.sum())
-        assert episodes >= 3
-        twin.close()
-        dummy.close()
-
-
 def test_twin_vec_env_rejects_next_step_mode():
     import gymnasium as gym
 
@@ -339,14 +267,15 @@ def test_twin_vec_env_rejects_next_step_mode():
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
 @pytest.mark.parametrize("env_id", env_ids())
 def test_subproc_vec_env_children(env_id, start_method):
+    kwargs = family.spec(env_id).test_kwargs
     """'feedbackgym:<id>' makes the env in SubprocVecEnv children started with spawn/forkserver,
     and the children's transitions equal those of envs made in this process."""
     import multiprocessing
 
     if start_method not in multiprocessing.get_all_start_methods():
         pytest.skip(f"{start_method} not available")
-    sub = make_sb3_vec_env(env_id, 2, "subproc", {}, seed=5, start_method=start_method)
-    dummy = make_sb3_vec_env(env_id, 2, "dummy", {}, seed=5)
+    sub = make_sb3_vec_env(env_id, 2, "subproc", kwargs, seed=5, start_method=start_method)
+    dummy = make_sb3_vec_env(env_id, 2, "dummy", kwargs, seed=5)
     try:
         assert np.array_equal(sub.reset(), dummy.reset())
         for _ in range(5):
@@ -359,19 +288,6 @@ def test_subproc_vec_env_children(env_id, start_method):
     finally:
         sub.close()
         dummy.close()
-
-
-@pytest.mark.parametrize("env_id", env_ids())
-def test_batched_evaluation_equals_harness(env_id):
-    from stable_baselines3 import PPO
-
-    model = PPO("MlpPolicy", make_sb3_vec_env(env_id, 2, "dummy"), seed=1, device="cpu")
-    kwargs = {"mode": "pensieve"} if env_id == ABR else {}
-    policy = ModelPolicy(model)
-    harness = evaluate(env_id, "current", env_kwargs=kwargs, episodes=4, policy_obj=policy)
-    records, agg = evaluate_batched(env_id, policy, kwargs, episodes=4)
-    assert records == harness.episodes
-    assert agg == harness.aggregate
 
 
 def test_same_seed_same_training(tmp_path):

@@ -1,5 +1,5 @@
 """The ABR baselines played through the env's pensieve mode agree, chunk by chunk, with the
-standalone transliteration of Pensieve's test scripts (tests/reference/pensieve.py)."""
+standalone transliteration of Pensieve's test scripts (tests/abr/reference/pensieve.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import functools
 import pytest
 
 try:
-    from tests.reference import pensieve as ref
+    from tests.abr.reference import pensieve as ref
 except ImportError:  # pytest's rootdir-relative import puts tests/ itself on sys.path
     from reference import pensieve as ref
 

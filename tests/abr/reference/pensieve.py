@@ -61,7 +61,7 @@ TOTAL_VIDEO_CHUNKS = 48
 S_INFO = 5
 S_LEN = 8
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "feedbackgym" / "envs" / "abr" / "_data"
+DATA_DIR = Path(__file__).resolve().parents[3] / "feedbackgym" / "envs" / "abr" / "_data"
 VIDEO_DIR = DATA_DIR / "video" / "envivio_dash3"
 TRACE_DIRS = {
     "fcc_test": DATA_DIR / "traces" / "fcc_test_290",

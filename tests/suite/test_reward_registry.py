@@ -33,10 +33,10 @@ def test_register_custom_and_duplicates():
 
 
 def test_import_string_resolves_functions_and_dicts():
-    fn = resolve("tests.rewards_for_tests:bitrate_minus_10_rebuffer")
+    fn = resolve("tests.abr.rewards_for_tests:bitrate_minus_10_rebuffer")
     assert fn({"bitrate_mbps": 1.0, "rebuffer_s": 0.1}) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="has no attribute"):
-        resolve("tests.rewards_for_tests:nope")
+        resolve("tests.abr.rewards_for_tests:nope")
 
 
 @pytest.mark.parametrize("spec,match", [

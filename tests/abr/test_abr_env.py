@@ -117,7 +117,7 @@ def test_weights_dict_callable_and_import_string_rewards():
     base = AbrStreamingEnv(**rules)
     weights = AbrStreamingEnv(reward={"bitrate_mbps": 1.0, "rebuffer_s": -10.0}, **rules)
     fn = AbrStreamingEnv(reward=lambda c: c["bitrate_mbps"] - 10.0 * c["rebuffer_s"], **rules)
-    imported = AbrStreamingEnv(reward="tests.rewards_for_tests:bitrate_minus_10_rebuffer", **rules)
+    imported = AbrStreamingEnv(reward="tests.abr.rewards_for_tests:bitrate_minus_10_rebuffer", **rules)
     for e in (base, weights, fn, imported):
         e.reset(options={"trace_index": 2})
     for a in [5, 5, 5, 0]:
