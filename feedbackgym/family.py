@@ -351,6 +351,19 @@ def register_family(family: Family, *, gym_register: bool = True) -> list[str]:
     return [s.id for s in specs]
 
 
+def unregister_family(name: str) -> None:
+    """Forget a family: its ids leave generic code and Gymnasium's registry (tests, notebooks).
+    Its reward presets stay registered (rewards may be in use by envs already made)."""
+    import gymnasium as gym
+
+    fam = _FAMILIES.pop(name, None)
+    if fam is None:
+        raise ValueError(f"unknown family {name!r}; registered: {sorted(_FAMILIES)}")
+    for s in fam.specs():
+        _SPECS.pop(s.id, None)
+        gym.registry.pop(s.id, None)
+
+
 def env_ids() -> list[str]:
     """Every declared env id, in declaration order."""
     return list(_SPECS)
