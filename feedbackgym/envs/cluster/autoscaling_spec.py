@@ -57,6 +57,8 @@ AUTOSCALING_BASELINES = {
     "hpa": (f"{_BASE}:Hpa", {},
             "Kubernetes HPA defaults: target utilisation 0.7, tolerance 0.1, 15-s sync, scale-up <= max(100%, 4 "
             "pods)/15 s, scale-down stabilisation 300 s"),
+    "hpa_50": (f"{_BASE}:Hpa", {"target_utilisation": 0.5}, "HPA defaults with target utilisation 0.5"),
+    "hpa_90": (f"{_BASE}:Hpa", {"target_utilisation": 0.9}, "HPA defaults with target utilisation 0.9"),
     "predictive": (f"{_BASE}:Predictive", {},
                    "AWS predictive scaling: hourly forecast from >= 24 h (<= 14 d) history, refreshed every 6 h, "
                    "scale out only, plus HPA-style reactive scaling"),
