@@ -50,6 +50,8 @@ from typing import Any
 import numpy as np
 
 from ...config import boolean, number, one_of, param, validate
+from . import layout as L
+from .params_layout import PARAM_NAMES
 
 CONTINUE, PAUSE, HALT, WIDEN_BANDS, TIGHTEN_BANDS = range(5)
 ACTION_NAMES = ("continue", "pause", "halt", "widen_bands", "tighten_bands")
@@ -198,11 +200,124 @@ STATE_FIELDS = (
     "indicative_price", "band_pct_now", "band_low", "band_high", "limit_state_s", "fundamental",
     "reference_price", "open_price", "seller_active", "seller_remaining", "seller_executed_qty",
     "seller_executed_value", "maker_inventory", "maker_net_inventory", "maker_volume",
-    "fundamental_volume", "total_volume", "book_events", "total_book_events",
+    "fundamental_volume", "total_volume", "book_events", "total_book_events", "auction_volume",
+    "activity", "event_mid_ac1",
 )
 # What an exchange sees (breakers must not read the others): STATE_FIELDS minus these.
 OMNISCIENT_FIELDS = ("fundamental", "seller_active", "seller_remaining", "seller_executed_qty",
                      "seller_executed_value", "fundamental_volume")
+
+
+def pack_params(params: MarketParams) -> np.ndarray:
+    """The numeric fields of ``params`` as the float64 vector the kernels read."""
+    return np.array([float(getattr(params, name)) for name in PARAM_NAMES], dtype=np.float64)
+
+
+class MarketBatch:
+    """``n`` independent markets in one set of arrays, advanced together by one compiled call.
+
+    :class:`MarketSim` is a batch of one. The markets may have different parameters; each is
+    reset with its own generator, and a market gives the same path in a batch as alone.
+    State attributes are numpy arrays with one entry per market (see :class:`MarketSim`).
+    """
+
+    def __init__(self, params_list):
+        params_list = list(params_list)
+        if not params_list:
+            raise ValueError("MarketBatch: expected at least one MarketParams")
+        for p in params_list:
+            if not isinstance(p, MarketParams):
+                raise ValueError(f"MarketBatch: expected MarketParams, got {type(p).__name__}")
+        self.params_list = params_list
+        n = len(params_list)
+        self.n = n
+        self.prm = np.stack([pack_params(p) for p in params_list])
+        nf = max(1, max(p.n_fundamental for p in params_list))
+        nd = max(1, max(p.n_deep_value for p in params_list))
+        nm = max(1, max(p.n_momentum for p in params_list))
+        ns = max(p.stop_orders for p in params_list)
+        self.ist = np.zeros((n, L.N_IST), np.int64)
+        self.fst = np.zeros((n, L.N_FST), np.float64)
+        self.od = np.zeros((n, L.N_OD, L.CAP), np.int64)
+        self.lv = np.zeros((n, L.N_LV, L.NL), np.int64)
+        self.free = np.zeros((n, L.CAP), np.int64)
+        self.fills = np.zeros((n, 4, L.MAXF), np.int64)
+        self.hist = np.zeros((n, L.N_H, L.HN), np.float64)
+        self.mk = np.zeros((n, L.N_MK, L.MAXM), np.float64)
+        self.mko = np.full((n, L.MAXM, 2 * L.MAXQ), -1, np.int64)
+        self.fu = np.zeros((n, 2, nf), np.float64)
+        self.dv = np.zeros((n, 2, nd), np.float64)
+        self.mo = np.zeros((n, 2, nm), np.float64)
+        self.st = np.zeros((n, 3, ns), np.int64)
+        self.rs = np.zeros((n, 4), np.uint64)
+        self.ev = np.zeros((n, L.MAXEV), np.int64)
+        self.tick = np.array([p.tick_size for p in params_list])
+        self._ready = np.zeros(n, bool)
+
+    def _arrays(self, e=None):
+        names = ("prm", "ist", "fst", "od", "lv", "free", "fills", "hist", "mk", "mko", "fu", "dv",
+                 "mo", "st", "rs", "ev")
+        return tuple(getattr(self, k) if e is None else getattr(self, k)[e] for k in names)
+
+    def reset_one(self, e: int, rng: np.random.Generator, params: MarketParams | None = None) -> None:
+        """Reset market ``e`` (optionally with new parameters of the same table sizes)."""
+        from .populations import reset_market
+        if params is not None:
+            if not isinstance(params, MarketParams):
+                raise ValueError(f"MarketBatch.reset_one: expected MarketParams, got {type(params).__name__}")
+            if (params.n_fundamental > self.fu.shape[2] or params.n_deep_value > self.dv.shape[2]
+                    or params.n_momentum > self.mo.shape[2] or params.stop_orders > self.st.shape[2]):
+                raise ValueError("MarketBatch.reset_one: new params need larger trader tables; build a new batch")
+            self.params_list[e] = params
+            self.prm[e] = pack_params(params)
+            self.tick[e] = params.tick_size
+        p = self.params_list[e]
+        self.fu[e].fill(0.0)
+        self.dv[e].fill(0.0)
+        self.mo[e].fill(0.0)
+        self.st[e].fill(0)
+        self.rs[e] = _seed(rng)
+        arrs = list(self._arrays(e))
+        # trader tables sized to this market's populations
+        arrs[10] = self.fu[e][:, :p.n_fundamental]
+        arrs[11] = self.dv[e][:, :p.n_deep_value]
+        arrs[12] = self.mo[e][:, :p.n_momentum]
+        arrs[13] = self.st[e][:, :p.stop_orders]
+        reset_market(*arrs)
+        self._ready[e] = True
+
+    def step(self, actions) -> None:
+        """Advance every market one second; ``actions[e]`` is market e's regulator action."""
+        from .populations import step_batch
+        a = np.asarray(actions, dtype=np.int64).reshape(self.n)
+        if a.min() < 0 or a.max() > 4:
+            raise ValueError(f"regulator action: expected an integer in [0, 4], got {a.tolist()}")
+        if not self._ready.all():
+            raise RuntimeError("MarketBatch.step called before reset")
+        if all(p.n_fundamental == self.fu.shape[2] and p.n_deep_value == self.dv.shape[2]
+               and p.n_momentum == self.mo.shape[2] and p.stop_orders == self.st.shape[2]
+               for p in self.params_list):
+            step_batch(*self._arrays(), a)
+        else:  # tables of different sizes: one call per market on its own slice
+            from .populations import step_market
+            for e, p in enumerate(self.params_list):
+                arrs = list(self._arrays(e))
+                arrs[10] = self.fu[e][:, :p.n_fundamental]
+                arrs[11] = self.dv[e][:, :p.n_deep_value]
+                arrs[12] = self.mo[e][:, :p.n_momentum]
+                arrs[13] = self.st[e][:, :p.stop_orders]
+                step_market(*arrs, int(a[e]))
+
+
+def _seed(rng: np.random.Generator) -> np.ndarray:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"reset: expected a numpy Generator, got {type(rng).__name__}")
+    from .rng import seed_state
+    return seed_state(rng)
+
+
+def _price(ticks, tick):
+    return float(ticks) * tick
 
 
 class MarketSim:
@@ -210,38 +325,287 @@ class MarketSim:
 
     Read-only state after :meth:`reset` / :meth:`step` (currency prices, contract quantities):
 
-    ``t_s`` seconds simulated; ``done`` ``t_s >= length_s``; ``mid``, ``best_bid``, ``best_ask``
-    (NaN when a side is empty; ``mid`` then falls back to the other side or the last price);
-    ``spread_ticks``; ``depth_bid``/``depth_ask`` (``depth_levels``,) int arrays: resting quantity at
-    the best price and each tick behind it; ``depth_bid_near``/``depth_ask_near`` resting quantity
-    within ``depth_window_pct`` of the mid; ``last_price``; ``vwap`` (this second, NaN if no trade);
-    ``volume``, ``buy_volume`` (buyer-initiated), ``sell_volume``, ``n_trades`` this second;
-    ``halted``, ``halt_kind``, ``halt_remaining_s``, ``n_halts``, ``halted_s_total``;
-    ``indicative_price``; ``band_pct_now`` (0: off), ``band_low``, ``band_high`` (NaN when off);
-    ``limit_state_s``; ``fundamental``; ``reference_price``; ``open_price``; ``seller_active``,
-    ``seller_remaining``, ``seller_executed_qty``, ``seller_executed_value``; ``maker_inventory``
-    (per maker), ``maker_net_inventory``, ``maker_volume`` (this second, gross); ``fundamental_volume``
-    (this second, fundamental and deep-value traders); ``total_volume`` (episode); ``book_events``
-    (this second: submissions, cancels, trades), ``total_book_events``.
+    ``t_s`` seconds simulated; ``done`` ``t_s >= length_s``; ``mid`` (the mid of the best quotes;
+    during a halt the indicative price, else the last trade); ``best_bid``, ``best_ask`` (NaN when a
+    side is empty; during a halt the book may be crossed); ``spread_ticks`` (NaN if a side is empty);
+    ``depth_bid``/``depth_ask`` (``depth_levels``,) int arrays: resting quantity at the best price
+    and each tick behind it; ``depth_bid_near``/``depth_ask_near`` resting quantity within
+    ``depth_window_pct`` of the mid; ``last_price``; ``vwap`` (this second, NaN if no trade);
+    ``volume``, ``buy_volume`` (buyer-initiated), ``sell_volume``, ``n_trades`` this second
+    (auction prints count in ``volume`` only); ``halted``, ``halt_kind``, ``halt_remaining_s``,
+    ``n_halts``, ``halted_s_total``; ``indicative_price`` (NaN unless halted with a crossed book);
+    ``auction_volume`` (matched at a reopening this second); ``band_pct_now`` (0: off),
+    ``band_low``, ``band_high`` (NaN when off); ``limit_state_s``; ``fundamental``;
+    ``reference_price``; ``open_price`` (price at t=0); ``seller_active``, ``seller_remaining``,
+    ``seller_executed_qty``, ``seller_executed_value``; ``maker_inventory`` (per maker),
+    ``maker_net_inventory``, ``maker_volume`` (this second, summed over makers' sides, so a
+    maker-to-maker trade counts twice: the intermediary share of volume is
+    ``maker_volume / (2 volume)``); ``fundamental_volume`` (this second, fundamental and
+    deep-value traders' fills); ``total_volume`` (episode); ``book_events`` (this second:
+    submissions, cancels, trades), ``total_book_events``; ``activity`` (the noise traders'
+    intensity multiplier); ``event_mid_ac1`` (lag-1 autocorrelation of successive mid changes in
+    event time, accumulated over the episode).
     """
 
     def __init__(self, params: MarketParams):
         if not isinstance(params, MarketParams):
             raise ValueError(f"MarketSim: expected MarketParams, got {type(params).__name__}")
         self.params = params
+        self._b = MarketBatch([params])
+        self._ist = self._b.ist[0]
+        self._fst = self._b.fst[0]
+        self._lv = self._b.lv[0]
+        self._tick = params.tick_size
+        self._a = np.zeros(1, np.int64)
 
     def reset(self, rng: np.random.Generator) -> None:
         """Start a new episode; all randomness of the episode derives from ``rng``."""
-        raise NotImplementedError
+        self._b.reset_one(0, rng)
 
     def step(self, regulator_action: int = CONTINUE) -> None:
         """Apply ``regulator_action`` (see module docstring), then simulate one second."""
-        raise NotImplementedError
+        a = int(regulator_action)
+        if a != regulator_action or not 0 <= a <= 4:
+            raise ValueError(f"regulator action: expected an integer in [0, 4], got {regulator_action!r}")
+        if self.done:
+            raise RuntimeError("MarketSim.step called after the episode ended (t_s >= length_s); call reset")
+        self._a[0] = a
+        self._b.step(self._a)
+
+    def run(self, n_s: int | None = None, action: int = CONTINUE) -> dict:
+        """Step ``n_s`` seconds (default: to the end) under a constant action; per-second series."""
+        n_s = self.params.length_s - self.t_s if n_s is None else int(n_s)
+        keys = ("mid", "best_bid", "best_ask", "spread_ticks", "volume", "buy_volume", "sell_volume",
+                "depth_bid_near", "depth_ask_near", "halted", "fundamental", "maker_net_inventory",
+                "maker_volume", "seller_executed_qty", "last_price", "book_events")
+        out = {k: np.empty(n_s) for k in keys}
+        for k in range(n_s):
+            self.step(action)
+            for key in keys:
+                out[key][k] = getattr(self, key)
+        out["t_s"] = np.arange(self.t_s - n_s + 1, self.t_s + 1)
+        return out
+
+    # ---------------------------------------------------------------- state (read-only)
+    @property
+    def t_s(self) -> int:
+        return int(self._ist[L.I_T])
+
+    @property
+    def done(self) -> bool:
+        return self.t_s >= self.params.length_s
+
+    @property
+    def halted(self) -> bool:
+        return bool(self._ist[L.I_HALT] != 0)
+
+    @property
+    def halt_kind(self) -> int:
+        return int(self._ist[L.I_HALT])
+
+    @property
+    def halt_remaining_s(self) -> int:
+        return int(self._ist[L.I_HALT_REM])
+
+    @property
+    def n_halts(self) -> int:
+        return int(self._ist[L.I_N_HALTS])
+
+    @property
+    def halted_s_total(self) -> int:
+        return int(self._ist[L.I_HALTED_TOTAL])
+
+    @property
+    def best_bid(self) -> float:
+        bb = self._ist[L.I_BB]
+        return float(bb) * self._tick if bb >= 0 else math.nan
+
+    @property
+    def best_ask(self) -> float:
+        ba = self._ist[L.I_BA]
+        return float(ba) * self._tick if ba < L.NL else math.nan
+
+    @property
+    def spread_ticks(self) -> float:
+        bb, ba = self._ist[L.I_BB], self._ist[L.I_BA]
+        return float(ba - bb) if (bb >= 0 and ba < L.NL) else math.nan
+
+    def _mid_ticks(self) -> float:
+        ist = self._ist
+        if ist[L.I_HALT] != 0:
+            ip = ist[L.I_INDICATIVE]
+            return float(ip if ip >= 0 else ist[L.I_LAST])
+        bb, ba, last = ist[L.I_BB], ist[L.I_BA], ist[L.I_LAST]
+        if bb >= 0 and ba < L.NL:
+            return 0.5 * (bb + ba)
+        if bb >= 0:
+            return 0.5 * (bb + max(bb + 1, last + 1))
+        if ba < L.NL:
+            return 0.5 * (min(ba - 1, last - 1) + ba)
+        return float(last)
+
+    @property
+    def mid(self) -> float:
+        return self._mid_ticks() * self._tick
+
+    def _depth(self, side: int) -> np.ndarray:
+        n = self.params.depth_levels
+        out = np.zeros(n, np.int64)
+        if side > 0:
+            bb = self._ist[L.I_BB]
+            if bb >= 0:
+                lo = max(bb - n + 1, 0)
+                seg = self._lv[L.L_BQ, lo:bb + 1][::-1]
+                out[:len(seg)] = seg
+        else:
+            ba = self._ist[L.I_BA]
+            if ba < L.NL:
+                seg = self._lv[L.L_AQ, ba:min(ba + n, L.NL)]
+                out[:len(seg)] = seg
+        return out
+
+    @property
+    def depth_bid(self) -> np.ndarray:
+        return self._depth(1)
+
+    @property
+    def depth_ask(self) -> np.ndarray:
+        return self._depth(-1)
+
+    @property
+    def depth_bid_near(self) -> int:
+        m = self._mid_ticks()
+        lo = max(int(math.ceil(m * (1 - self.params.depth_window_pct / 100))), 0)
+        hi = min(int(math.floor(m)), L.NL - 1)
+        return int(self._lv[L.L_BQ, lo:hi + 1].sum()) if hi >= lo else 0
+
+    @property
+    def depth_ask_near(self) -> int:
+        m = self._mid_ticks()
+        lo = max(int(math.ceil(m)), 0)
+        hi = min(int(math.floor(m * (1 + self.params.depth_window_pct / 100))), L.NL - 1)
+        return int(self._lv[L.L_AQ, lo:hi + 1].sum()) if hi >= lo else 0
+
+    @property
+    def last_price(self) -> float:
+        return float(self._ist[L.I_LAST]) * self._tick
+
+    @property
+    def vwap(self) -> float:
+        return float(self._fst[L.F_VWAP]) * self._tick
+
+    @property
+    def volume(self) -> int:
+        return int(self._ist[L.I_VOL])
+
+    @property
+    def buy_volume(self) -> int:
+        return int(self._ist[L.I_BUYVOL])
+
+    @property
+    def sell_volume(self) -> int:
+        return int(self._ist[L.I_SELLVOL])
+
+    @property
+    def n_trades(self) -> int:
+        return int(self._ist[L.I_NTR])
+
+    @property
+    def auction_volume(self) -> int:
+        return int(self._ist[L.I_AUCTION_VOL])
+
+    @property
+    def indicative_price(self) -> float:
+        ip = self._ist[L.I_INDICATIVE]
+        return float(ip) * self._tick if (ip >= 0 and self.halted) else math.nan
+
+    @property
+    def band_pct_now(self) -> float:
+        return float(self._fst[L.F_BAND_PCT])
+
+    @property
+    def band_low(self) -> float:
+        lo = self._ist[L.I_BAND_LO]
+        return float(lo) * self._tick if lo >= 0 else math.nan
+
+    @property
+    def band_high(self) -> float:
+        hi = self._ist[L.I_BAND_HI]
+        return float(hi) * self._tick if hi < L.NL else math.nan
+
+    @property
+    def limit_state_s(self) -> int:
+        return int(self._ist[L.I_LIMIT_STATE])
+
+    @property
+    def fundamental(self) -> float:
+        return float(self._fst[L.F_FUND]) * self._tick
+
+    @property
+    def reference_price(self) -> float:
+        return float(self._fst[L.F_REF]) * self._tick
+
+    @property
+    def open_price(self) -> float:
+        return float(self._ist[L.I_OPEN]) * self._tick
+
+    @property
+    def seller_active(self) -> bool:
+        return bool(self._ist[L.I_SELL_ACTIVE])
+
+    @property
+    def seller_remaining(self) -> int:
+        return int(self._ist[L.I_SELL_REM])
+
+    @property
+    def seller_executed_qty(self) -> int:
+        return int(self._ist[L.I_SELL_EXEC])
+
+    @property
+    def seller_executed_value(self) -> float:
+        return float(self._fst[L.F_SELL_VALUE])
+
+    @property
+    def maker_inventory(self) -> np.ndarray:
+        return self._b.mk[0, L.MK_INV, :self.params.n_makers].astype(np.int64)
+
+    @property
+    def maker_net_inventory(self) -> int:
+        return int(self._b.mk[0, L.MK_INV, :self.params.n_makers].sum())
+
+    @property
+    def maker_volume(self) -> int:
+        return int(self._ist[L.I_MAKER_VOL])
+
+    @property
+    def fundamental_volume(self) -> int:
+        return int(self._ist[L.I_FUND_VOL])
+
+    @property
+    def total_volume(self) -> int:
+        return int(self._ist[L.I_TOTAL_VOL])
+
+    @property
+    def book_events(self) -> int:
+        return int(self._ist[L.I_EVENTS])
+
+    @property
+    def total_book_events(self) -> int:
+        return int(self._ist[L.I_TOTAL_EVENTS])
+
+    @property
+    def activity(self) -> float:
+        return float(self._fst[L.F_ACTIVITY])
+
+    @property
+    def event_mid_ac1(self) -> float:
+        sq = self._fst[L.F_EV_SQ]
+        return float(self._fst[L.F_EV_CROSS] / sq) if sq > 0 else math.nan
 
     def snapshot(self) -> dict:
         """The read-only state as a dict of python scalars (arrays as lists)."""
         out = {}
         for name in STATE_FIELDS:
             v = getattr(self, name)
-            out[name] = v.tolist() if isinstance(v, np.ndarray) else (v.item() if hasattr(v, "item") else v)
+            out[name] = v.tolist() if isinstance(v, np.ndarray) else v
         return out

@@ -1,0 +1,37 @@
+"""Index of each numeric ``MarketParams`` field in the float64 parameter vector the kernels read."""
+
+PARAM_NAMES = (
+    "length_s", "session_offset_s", "session_length_s", "tick_size", "initial_price",
+    "n_noise", "noise_orders_per_s", "noise_market_frac", "noise_ioc_frac", "noise_lifetime_s",
+    "noise_depth_ticks", "size_lognormal_mu", "size_lognormal_sigma", "round_lot_frac",
+    "activity_vol", "activity_feedback",
+    "n_makers", "maker_inventory_cap", "maker_quote_size", "maker_levels", "maker_half_spread_ticks",
+    "maker_refresh_per_s", "maker_stress_widen", "maker_pull_move_ticks", "maker_dump_frac",
+    "n_fundamental", "fundamental_rate_per_s", "fundamental_threshold_bps", "fundamental_capacity",
+    "fundamental_vol_bps",
+    "n_deep_value", "deep_value_discount_pct", "deep_value_rate_per_s", "deep_value_capacity",
+    "n_momentum", "momentum_rate_per_s", "momentum_lookback_s", "momentum_threshold_bps",
+    "momentum_max_position",
+    "stop_orders", "stop_distance_pct",
+    "seller_size", "seller_participation", "seller_window_s", "seller_start_s",
+    "news_time_s", "news_drop_pct",
+    "pause_s", "halt_s", "band_pct", "band_min_pct", "band_max_pct", "band_step_factor",
+    "band_double_open_close", "reference_window_s",
+)
+(P_LENGTH, P_SESSION_OFFSET, P_SESSION_LENGTH, P_TICK, P_PRICE0,
+ P_N_NOISE, P_NOISE_RATE, P_NOISE_MKT, P_NOISE_IOC, P_NOISE_LIFE,
+ P_NOISE_DEPTH, P_SIZE_MU, P_SIZE_SIGMA, P_ROUND_LOT,
+ P_ACT_VOL, P_ACT_FB,
+ P_N_MAKERS, P_MK_CAP, P_MK_SIZE, P_MK_LEVELS, P_MK_HALF,
+ P_MK_REFRESH, P_MK_WIDEN, P_MK_PULL, P_MK_DUMP,
+ P_N_FUND, P_FUND_RATE, P_FUND_THR, P_FUND_CAP,
+ P_FUND_VOL,
+ P_N_DEEP, P_DEEP_DISC, P_DEEP_RATE, P_DEEP_CAP,
+ P_N_MOM, P_MOM_RATE, P_MOM_LOOKBACK, P_MOM_THR,
+ P_MOM_MAXPOS,
+ P_STOPS, P_STOP_DIST,
+ P_SELL_SIZE, P_SELL_PART, P_SELL_WINDOW, P_SELL_START,
+ P_NEWS_T, P_NEWS_DROP,
+ P_PAUSE, P_HALT, P_BAND, P_BAND_MIN, P_BAND_MAX, P_BAND_STEP,
+ P_BAND_DOUBLE, P_REF_WINDOW) = range(len(PARAM_NAMES))
+N_PARAMS = len(PARAM_NAMES)
