@@ -305,7 +305,9 @@ class LimitUpLimitDown(Breaker):
             return CONTINUE
         if not _finite(self.reference_price):
             self._update_reference(t, state)
-            return CONTINUE
+            if not _finite(self.reference_price):
+                return CONTINUE
+            return self._steer(state) if self.steer_sim_bands else CONTINUE
         low, high = self.bands(state)
         bid, ask = state.get("best_bid", math.nan), state.get("best_ask", math.nan)
         in_limit = (_finite(ask) and ask <= low) or (_finite(bid) and bid >= high)

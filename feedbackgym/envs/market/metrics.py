@@ -117,6 +117,7 @@ class EpisodeMetrics:
         self.halted_s = 0
         self.n_halts = 0
         self._was_halted = False
+        self._halted_total = 0.0
         self._pre_mid_sum = 0.0
         self._pre_mid_n = 0
         self._pre_depth_sum = 0.0
@@ -159,14 +160,26 @@ class EpisodeMetrics:
         depth_bid = _f(s.get("depth_bid_near"), 0.0)
         volume = _f(s.get("volume"), 0.0)
 
-        # halts
-        if halted:
+        # halts: a second counts as halted if the exchange halted it (the simulator's running
+        # total says so even when the market reopened at its end); else the flag after the second
+        total = s.get("halted_s_total")
+        if total is not None:
+            total = _f(total, 0.0)
+            halted_second = total > self._halted_total
+            self._halted_total = total
+        else:
+            halted_second = halted
+        if halted_second:
             self.halted_s += 1
-            if not self._was_halted:
-                self.n_halts += 1
-        elif self._was_halted:
+        count = s.get("n_halts")
+        if count is not None:
+            self.n_halts = int(_f(count, 0.0))
+        elif halted and not self._was_halted:
+            self.n_halts += 1
+        if self._was_halted and not halted:
             self._reopen_price, self._reopen_t = mid, t
         self._was_halted = halted
+        halted = halted_second
 
         # pre-shock references
         if self.shock_s - self.pre_window_s <= t < self.shock_s and math.isfinite(mid):

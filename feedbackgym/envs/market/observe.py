@@ -1,0 +1,142 @@
+"""What the exchange sees, as a normalised feature vector (the regulator env's observation).
+
+Only exchange-visible state enters (no fundamental value, nothing about the seller): prices,
+quotes, depth, trades and the exchange's own halt and band state. Look-back features over
+several horizons (returns, volume relative to its running mean, order-flow imbalance) are kept
+with ring buffers of cumulative sums, so each second costs the same whatever the horizons.
+Every feature is scaled so typical values are of order one, then clipped to
+``[-OBS_BOUND, OBS_BOUND]`` (a 50 % move would otherwise be +-10 and out of the box).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .sim import HALT_HALT, HALT_PAUSE
+
+OBS_BOUND = 10.0
+PCT_SCALE = 5.0          # price distances: 5 % -> 1
+RET_SCALE = 2.0          # horizon returns: 2 % -> 1
+HIGH_WINDOW_S = 600      # the recent high the drawdown feature refers to
+VOLUME_MEMORY_S = 1800.0 # running mean of volume per second (normaliser of the volume features)
+
+
+def feature_names(depth_levels: int, horizons_s) -> list[str]:
+    names = ["mid_vs_open", "mid_vs_reference", "mid_vs_high_10min", "spread", "depth_bid_near", "depth_ask_near"]
+    names += [f"depth_bid_{k}" for k in range(depth_levels)] + [f"depth_ask_{k}" for k in range(depth_levels)]
+    for h in horizons_s:
+        names += [f"return_{h}s", f"volume_{h}s", f"imbalance_{h}s"]
+    names += ["halted", "paused", "halt_long", "halt_remaining", "limit_state", "band_pct", "mid_vs_band_low",
+              "band_high_vs_mid", "indicative_vs_mid", "since_reopen", "halts_so_far", "progress"]
+    return names
+
+
+def _fin(x, default=math.nan) -> float:
+    if x is None:
+        return default
+    x = float(x)
+    return x if math.isfinite(x) else default
+
+
+class Observer:
+    """Feature vector of one market, updated once per simulated second."""
+
+    def __init__(self, depth_levels: int, horizons_s, length_s: int, halt_s: float):
+        self.depth_levels = int(depth_levels)
+        self.horizons_s = tuple(int(h) for h in horizons_s)
+        self.length_s = float(length_s)
+        self.halt_s = float(halt_s)
+        self.size = len(feature_names(self.depth_levels, self.horizons_s))
+        self.ring = max(max(self.horizons_s), HIGH_WINDOW_S) + 1
+        self.obs = np.zeros(self.size, dtype=np.float64)
+
+    def reset(self, s: dict) -> None:
+        n = self.ring
+        mid = _fin(s["mid"], 1.0)
+        self.mids = np.full(n, mid)
+        self.cum = np.zeros((3, n))      # cumulative volume, buyer- and seller-initiated volume
+        self.totals = np.zeros(3)
+        self.t = 0
+        self.volume_rate = math.nan
+        self.last_mid = mid
+        self.reopen_t = -math.inf
+        self.was_halted = bool(s.get("halted"))
+        self._write(s)
+
+    def update(self, s: dict) -> None:
+        """Account the second that just ran (``s`` is the snapshot after it)."""
+        self.t += 1
+        i = self.t % self.ring
+        mid = _fin(s["mid"], self.last_mid)
+        self.last_mid = mid
+        self.mids[i] = mid
+        vol = _fin(s.get("volume"), 0.0)
+        self.totals += (vol, _fin(s.get("buy_volume"), 0.0), _fin(s.get("sell_volume"), 0.0))
+        self.cum[:, i] = self.totals
+        halted = bool(s.get("halted"))
+        if not halted:
+            if math.isnan(self.volume_rate):
+                self.volume_rate = vol
+            else:
+                self.volume_rate += (vol - self.volume_rate) / VOLUME_MEMORY_S
+            if self.was_halted:
+                self.reopen_t = self.t
+        self.was_halted = halted
+        self._write(s)
+
+    def _write(self, s: dict) -> None:
+        o = self.obs
+        mid = self.last_mid
+        L = self.depth_levels
+        t, ring = self.t, self.ring
+        o[0] = (mid / _fin(s.get("open_price"), mid) - 1.0) * 100.0 / PCT_SCALE
+        o[1] = (mid / _fin(s.get("reference_price"), mid) - 1.0) * 100.0 / PCT_SCALE
+        lookback = min(t, HIGH_WINDOW_S)
+        idx = (t - np.arange(lookback + 1)) % ring
+        o[2] = (mid / self.mids[idx].max() - 1.0) * 100.0 / PCT_SCALE
+        spread = min(max(_fin(s.get("spread_ticks"), 100.0), 0.0), 100.0)
+        o[3] = math.log1p(spread) / math.log(101.0)
+        o[4] = math.log1p(max(_fin(s.get("depth_bid_near"), 0.0), 0.0)) / 8.0
+        o[5] = math.log1p(max(_fin(s.get("depth_ask_near"), 0.0), 0.0)) / 8.0
+        db = np.asarray(s.get("depth_bid", ()), dtype=np.float64)[:L]
+        da = np.asarray(s.get("depth_ask", ()), dtype=np.float64)[:L]
+        o[6:6 + L] = 0.0
+        o[6 + L:6 + 2 * L] = 0.0
+        o[6:6 + len(db)] = np.log1p(np.maximum(db, 0.0)) / 6.0
+        o[6 + L:6 + L + len(da)] = np.log1p(np.maximum(da, 0.0)) / 6.0
+        j = 6 + 2 * L
+        rate = self.volume_rate if not math.isnan(self.volume_rate) else 0.0
+        now = t % ring
+        for h in self.horizons_s:
+            k = min(h, t)
+            past = (t - k) % ring
+            o[j] = (mid / self.mids[past] - 1.0) * 100.0 / RET_SCALE
+            if k > 0:
+                v, b, sv = self.cum[:, now] - self.cum[:, past]
+                o[j + 1] = math.log((v / k + 0.1) / (rate + 0.1)) / 3.0
+                o[j + 2] = (b - sv) / (b + sv + 1.0)
+            else:
+                o[j + 1] = o[j + 2] = 0.0
+            j += 3
+        halted = bool(s.get("halted"))
+        kind = int(s.get("halt_kind") or 0)
+        o[j] = float(halted)
+        o[j + 1] = float(halted and kind == HALT_PAUSE)
+        o[j + 2] = float(halted and kind == HALT_HALT)
+        o[j + 3] = _fin(s.get("halt_remaining_s"), 0.0) / self.halt_s
+        o[j + 4] = _fin(s.get("limit_state_s"), 0.0) / 15.0
+        o[j + 5] = _fin(s.get("band_pct_now"), 0.0) / 20.0
+        lo, hi = _fin(s.get("band_low")), _fin(s.get("band_high"))
+        o[j + 6] = (mid / lo - 1.0) * 100.0 / PCT_SCALE if lo > 0 else OBS_BOUND
+        o[j + 7] = (hi / mid - 1.0) * 100.0 / PCT_SCALE if hi > 0 else OBS_BOUND
+        ind = _fin(s.get("indicative_price"))
+        o[j + 8] = (ind / mid - 1.0) * 100.0 / PCT_SCALE if halted and ind > 0 else 0.0
+        o[j + 9] = min((t - self.reopen_t) / HIGH_WINDOW_S, 1.0)
+        o[j + 10] = _fin(s.get("n_halts"), 0.0) / 10.0
+        o[j + 11] = t / self.length_s
+        np.clip(o, -OBS_BOUND, OBS_BOUND, out=o)
+        if not np.all(np.isfinite(o)):   # a NaN price would poison the policy: fail loudly
+            bad = [n for n, v in zip(feature_names(L, self.horizons_s), o) if not math.isfinite(v)]
+            raise ValueError(f"market observation: non-finite feature(s) {bad} at t={t} s")

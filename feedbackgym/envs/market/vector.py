@@ -1,0 +1,188 @@
+"""Vector twin of :class:`~feedbackgym.envs.market.env.FlashCrashRegulatorEnv`.
+
+The order-book simulator is a scalar, event-by-event kernel (one book per market), so the twin
+steps ``num_envs`` simulators in lock-step and batches what can be batched: the observation
+stack, the reward (one numpy weighted sum over the components of all markets) and the info
+arrays. It saves the per-env wrapper overhead of ``SyncVectorEnv``, not the simulation itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from ...config import override, to_dict
+from .config import MarketConfig
+from .env import FlashCrashRegulatorEnv, build_reward
+from .episode import RegulatorEpisode
+from .metrics import COMPONENTS
+from .observe import OBS_BOUND
+from .sim import ACTION_NAMES
+
+
+class FlashCrashRegulatorVectorEnv(VectorEnv):
+    """``num_envs`` regulated markets stepped together.
+
+    Gives the same observations, rewards, terminations and infos as ``num_envs`` single
+    :class:`FlashCrashRegulatorEnv` seeded ``seed, seed+1, ...``, in Gymnasium's vector info layout
+    (arrays plus ``_key`` masks). ``autoreset_mode``: ``NEXT_STEP`` (Gymnasium's default) or
+    ``SAME_STEP`` (``info["final_obs"]`` / ``info["final_info"]`` hold the finished episode's
+    last observation and info — the form SB3's VecEnv expects).
+    """
+
+    def __init__(self, num_envs: int = 1, config: MarketConfig | dict | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, render_mode: str | None = None,
+                 **overrides):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs: expected an integer >= 1, got {num_envs!r}")
+        mode = AutoresetMode(autoreset_mode) if isinstance(autoreset_mode, str) else autoreset_mode
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(f"autoreset_mode: expected NEXT_STEP or SAME_STEP, got {autoreset_mode!r}")
+        if render_mode is not None:
+            raise ValueError("render_mode: the vector market env does not render; use the single env")
+        self.num_envs = num_envs
+        self.render_mode = None
+        self.metadata = {"autoreset_mode": mode}
+        base = config if isinstance(config, MarketConfig) else override(MarketConfig(), config)
+        self._configure(override(base, overrides))
+        self.single_action_space = spaces.Discrete(len(ACTION_NAMES))
+        self.single_observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (self.episodes[0].n_features,), np.float32)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self._rngs: list[np.random.Generator | None] = [None] * num_envs
+        self._needs_reset = np.zeros(num_envs, dtype=bool)
+        self._started = False
+
+    def _configure(self, config: MarketConfig) -> None:
+        self.config = config
+        sim_class = FlashCrashRegulatorEnv.sim_class
+        self.episodes = [RegulatorEpisode(config, sim_class) for _ in range(self.num_envs)]
+        self._reward, self._weights = build_reward(config)
+        n = self.num_envs
+        self._obs = np.zeros((n, self.episodes[0].n_features), dtype=np.float32)
+        self._reward_sum = np.zeros(n)
+        self._actions = np.zeros((n, len(ACTION_NAMES)), dtype=np.int64)
+
+    def get_config(self) -> dict:
+        return to_dict(self.config)
+
+    # ------------------------------------------------------------------------------- reset
+
+    def reset(self, *, seed: int | list | None = None, options: dict | None = None):
+        options = dict(options or {})
+        if "config" in options:
+            cfg = override(self.config, options.pop("config"))
+            if cfg.horizons_s != self.config.horizons_s or \
+                    cfg.params().depth_levels != self.episodes[0].depth_levels:
+                raise ValueError("reset option 'config' may not change the observation space "
+                                 "(horizons_s, market.depth_levels)")
+            self._configure(cfg)
+        if options:
+            raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config")
+        if seed is None:
+            seeds = [None] * self.num_envs
+        elif isinstance(seed, int):
+            seeds = [seed + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"seed: expected an int or {self.num_envs} seeds, got {len(seeds)}")
+        for i, s in enumerate(seeds):
+            if s is not None or self._rngs[i] is None:
+                self._rngs[i], _ = seeding.np_random(s)
+        self._started = True
+        info: dict = {}
+        for i in range(self.num_envs):
+            info = self._add_info(info, self._reset_one(i), i)
+        self._needs_reset[:] = False
+        return self._obs.copy(), info
+
+    def _reset_one(self, i: int) -> dict:
+        info = self.episodes[i].start(self._rngs[i])
+        self._obs[i] = self.episodes[i].obs
+        self._reward_sum[i] = 0.0
+        self._actions[i] = 0
+        return info
+
+    # -------------------------------------------------------------------------------- step
+
+    def step(self, actions):
+        if not self._started:
+            raise RuntimeError("FlashCrashRegulatorVectorEnv.step() called before reset()")
+        a = np.asarray(actions)
+        if a.shape != (self.num_envs,) or not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"actions: expected {self.num_envs} integer actions, got {actions!r}")
+        if a.min() < 0 or a.max() >= len(ACTION_NAMES):
+            bad = int(a[(a < 0) | (a >= len(ACTION_NAMES))][0])
+            raise ValueError(f"action {bad} is outside Discrete(5) (0..4: {', '.join(ACTION_NAMES)})")
+        n = self.num_envs
+        same_step = self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+        comps = np.zeros((len(COMPONENTS), n))
+        stepped = ~self._needs_reset
+        terminated = np.zeros(n, dtype=bool)
+        infos: list[dict | None] = [None] * n
+        for i in range(n):
+            if self._needs_reset[i]:
+                infos[i] = self._reset_one(i)
+                continue
+            ep = self.episodes[i]
+            c = ep.advance(int(a[i]))
+            for k, key in enumerate(COMPONENTS):
+                comps[k, i] = c[key]
+            self._obs[i] = ep.obs
+            self._actions[i, a[i]] += 1
+            info = ep.info()
+            info["reward_components"] = c
+            infos[i] = info
+            terminated[i] = ep.done
+        rewards = self._batch_reward(comps, infos, stepped)
+        self._reward_sum += rewards
+        vinfo: dict = {}
+        final_obs = final_info = None
+        for i in range(n):
+            info = infos[i]
+            if terminated[i]:
+                info["episode_metrics"] = self._episode_metrics(i)
+                if same_step:
+                    if final_obs is None:
+                        final_obs, final_info = np.full(n, None, dtype=object), {}
+                    final_obs[i] = self._obs[i].copy()
+                    final_info = self._add_info(final_info, info, i)
+                    info = self._reset_one(i)
+            vinfo = self._add_info(vinfo, info, i)
+        if final_obs is not None:
+            vinfo.update({"final_obs": final_obs, "_final_obs": terminated.copy(),
+                          "final_info": final_info, "_final_info": terminated.copy()})
+        self._needs_reset = terminated.copy() if not same_step else np.zeros(n, dtype=bool)
+        return self._obs.copy(), rewards, terminated, np.zeros(n, dtype=bool), vinfo
+
+    def _batch_reward(self, comps: np.ndarray, infos, stepped: np.ndarray) -> np.ndarray:
+        """The weighted sum over components for every market at once (same float operations, in
+        the same order, as the single env); markets being reset get 0."""
+        n = self.num_envs
+        if self._weights is not None:
+            index = {key: k for k, key in enumerate(COMPONENTS)}
+            r = np.zeros(n)
+            for key, w in self._weights:
+                r = r + w * comps[index[key]]
+        else:
+            from .env import scalar_reward
+            r = np.array([scalar_reward(self._reward, None, infos[i]["reward_components"]) if stepped[i] else 0.0
+                          for i in range(n)])
+        r[~stepped] = 0.0
+        return r
+
+    def _episode_metrics(self, i: int) -> dict:
+        ep = self.episodes[i]
+        m = ep.metrics.result()
+        m["steps"] = ep.steps
+        m["seller_size"] = ep.params.seller_size
+        for name, k in zip(ACTION_NAMES, self._actions[i]):
+            m[f"actions_{name}"] = int(k)
+        return m
+
+    def close_extras(self, **kwargs):
+        pass
