@@ -7,12 +7,29 @@ are what cross process boundaries (``SubprocVecEnv``, RLlib workers); callables 
 A reward function takes a mapping ``component name -> value`` and returns the reward. Vectorised
 envs pass numpy arrays (one value per sub-env) instead of floats, so write custom functions with
 numpy operations (``np.maximum``, not ``max``) if they should run on both.
+
+Trust: a ``"module:function"`` string imports a module, i.e. runs its code. Configs are data and
+must never run code by themselves (``{"reward": "this:s"}`` would otherwise print the Zen of
+Python, and ``"os:system"`` worse), so such a string is only followed into a module the user has
+trusted explicitly, in one of two ways:
+
+* ``trust_reward_modules("mypkg.rewards")`` from Python (this process only), or
+* the environment variable ``FEEDBACKGYM_TRUSTED_REWARD_MODULES=mypkg.rewards,otherpkg``, which
+  ``SubprocVecEnv``/RLlib children inherit.
+
+An entry trusts that module and its submodules; ``*`` trusts every module (the old behaviour).
+In-process code can skip import strings altogether: ``register_reward("mine", fn)`` then
+``reward="mine"``, or pass the callable itself. The target must be a function defined in the
+trusted module (not a name it merely re-exports, such as ``os.system`` imported there) taking one
+argument, or a weights dict; anything else is rejected before it is called.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -84,16 +101,77 @@ def list_rewards(domain: str | None = None) -> dict[str, str]:
     return {r.name: r.description for r in _REGISTRY.values() if domain is None or r.domain in (None, domain)}
 
 
+#: environment variable listing trusted reward modules (comma separated; ``*`` trusts all)
+TRUST_ENV = "FEEDBACKGYM_TRUSTED_REWARD_MODULES"
+_TRUSTED: set[str] = set()
+
+
+def trust_reward_modules(*modules: str) -> None:
+    """Allow ``"module:function"`` reward strings to import ``modules`` (and their submodules).
+
+    Importing a module runs its code, so only name modules you would import yourself. Applies to
+    this process; set ``FEEDBACKGYM_TRUSTED_REWARD_MODULES`` for subprocess workers.
+    """
+    for m in modules:
+        if not isinstance(m, str) or (m != "*" and not all(part.isidentifier() for part in m.split("."))):
+            raise ValueError(f"trust_reward_modules: expected dotted module names or '*', got {m!r}")
+        _TRUSTED.add(m)
+
+
+def untrust_reward_modules(*modules: str) -> None:
+    """Undo :func:`trust_reward_modules` (all of them without arguments)."""
+    if not modules:
+        _TRUSTED.clear()
+    for m in modules:
+        _TRUSTED.discard(m)
+
+
+def trusted_reward_modules() -> list[str]:
+    """The modules ``"module:function"`` strings may import: the process list plus the env variable."""
+    from_env = [m.strip() for m in os.environ.get(TRUST_ENV, "").split(",") if m.strip()]
+    return sorted(_TRUSTED | set(from_env))
+
+
+def _is_trusted(module: str) -> bool:
+    return any(t == "*" or module == t or module.startswith(t + ".") for t in trusted_reward_modules())
+
+
 def _import(spec: str) -> Any:
     module, _, attr = spec.partition(":")
+    if not module or not attr or any(not p.isidentifier() for p in module.split(".") + attr.split(".")):
+        raise ValueError(f"reward {spec!r}: expected 'module:function' with dotted Python names")
+    if not _is_trusted(module):
+        raise ValueError(
+            f"reward {spec!r}: importing module {module!r} would run its code, and a config must not run code; "
+            f"trust it explicitly with feedbackgym.reward.trust_reward_modules({module!r}) or "
+            f"{TRUST_ENV}={module}, or register the function (register_reward) and use its name")
     try:
         obj = importlib.import_module(module)
     except ImportError as e:
         raise ValueError(f"reward {spec!r}: cannot import module {module!r} ({e})") from None
     for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ValueError(f"reward {spec!r}: module {module!r} has no attribute {attr!r}")
+        if part.startswith("_") or not hasattr(obj, part):
+            raise ValueError(f"reward {spec!r}: module {module!r} has no public attribute {attr!r}")
         obj = getattr(obj, part)
+    return _checked_target(spec, module, obj)
+
+
+def _checked_target(spec: str, module: str, obj: Any) -> Any:
+    """The imported object if it is a reward: a weights dict, or a function of one argument
+    defined in ``module`` (a re-exported ``os.system`` or a class is not a reward)."""
+    if isinstance(obj, (Mapping, LinearReward)):
+        return obj
+    if not inspect.isfunction(obj):
+        raise ValueError(f"reward {spec!r}: expected a function or a weights dict, got {type(obj).__name__}")
+    defined_in = getattr(obj, "__module__", None)
+    if defined_in != module:
+        raise ValueError(f"reward {spec!r}: {obj.__qualname__} is defined in module {defined_in!r}, not in "
+                         f"{module!r}; name the module that defines it")
+    try:
+        inspect.signature(obj).bind({})
+    except TypeError:
+        raise ValueError(f"reward {spec!r}: a reward function takes one argument (the components mapping); "
+                         f"{obj.__qualname__}{inspect.signature(obj)} does not") from None
     return obj
 
 
@@ -107,8 +185,6 @@ def resolve(spec, components: Sequence[str] | None = None, domain: str | None = 
         if ":" in spec:
             obj = _import(spec)
             fn = linear(obj, spec) if isinstance(obj, Mapping) else obj
-            if not callable(fn):
-                raise ValueError(f"reward {spec!r}: expected a callable or a weights dict, got {type(obj).__name__}")
         elif spec in _REGISTRY:
             reg = _REGISTRY[spec]
             if domain is not None and reg.domain not in (None, domain):

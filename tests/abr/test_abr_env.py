@@ -112,7 +112,8 @@ def test_log_and_hd_presets(reward, mu):
         last = a
 
 
-def test_weights_dict_callable_and_import_string_rewards():
+def test_weights_dict_callable_and_import_string_rewards(monkeypatch):
+    monkeypatch.setenv("FEEDBACKGYM_TRUSTED_REWARD_MODULES", "tests.abr.rewards_for_tests")  # opt-in to the import
     rules = dict(traces="fcc_test", **TEST_RULES)
     base = AbrStreamingEnv(**rules)
     weights = AbrStreamingEnv(reward={"bitrate_mbps": 1.0, "rebuffer_s": -10.0}, **rules)
@@ -236,13 +237,16 @@ def test_bad_trace_index_raises():
         syn.reset(options={"trace_index": 0})
 
 
-def test_reward_errors_are_clear():
+def test_reward_errors_are_clear(monkeypatch):
     with pytest.raises(ValueError, match="unknown reward 'qoe_foo'"):
         AbrStreamingEnv(reward="qoe_foo")
     with pytest.raises(ValueError, match="does not compute"):
         AbrStreamingEnv(reward={"bitrate_kbps": 1.0})
     with pytest.raises(ValueError, match="finite number"):
         AbrStreamingEnv(reward={"bitrate_mbps": float("nan")})
+    with pytest.raises(ValueError, match="would run its code"):  # a config imports nothing by default
+        AbrStreamingEnv(reward="no_such_module_xyz:f")
+    monkeypatch.setenv("FEEDBACKGYM_TRUSTED_REWARD_MODULES", "no_such_module_xyz")
     with pytest.raises(ValueError, match="cannot import"):
         AbrStreamingEnv(reward="no_such_module_xyz:f")
     env = AbrStreamingEnv(reward=lambda c: float("nan"))

@@ -32,11 +32,56 @@ def test_register_custom_and_duplicates():
         resolve("qoe_lin", domain="cluster")
 
 
-def test_import_string_resolves_functions_and_dicts():
+@pytest.fixture
+def trusted(monkeypatch):
+    """Trust the test reward module for one test (process list and env variable both restored)."""
+    monkeypatch.delenv(reward.TRUST_ENV, raising=False)
+    reward.trust_reward_modules("tests.abr.rewards_for_tests")
+    yield
+    reward.untrust_reward_modules("tests.abr.rewards_for_tests")
+
+
+def test_import_string_resolves_functions_and_dicts(trusted):
     fn = resolve("tests.abr.rewards_for_tests:bitrate_minus_10_rebuffer")
     assert fn({"bitrate_mbps": 1.0, "rebuffer_s": 0.1}) == pytest.approx(0.0)
-    with pytest.raises(ValueError, match="has no attribute"):
+    assert resolve("tests.abr.rewards_for_tests:BITRATE_ONLY").as_dict() == {"bitrate_mbps": 1.0}
+    with pytest.raises(ValueError, match="has no public attribute"):
         resolve("tests.abr.rewards_for_tests:nope")
+
+
+def test_import_string_needs_explicit_trust(monkeypatch, capsys):
+    """A config naming a module must not import it: {"reward": "this:s"} printed the Zen of Python."""
+    import sys
+
+    monkeypatch.delenv(reward.TRUST_ENV, raising=False)
+    monkeypatch.delitem(sys.modules, "this", raising=False)
+    for spec in ("this:s", "os:system", "tests.abr.rewards_for_tests:bitrate_minus_10_rebuffer"):
+        with pytest.raises(ValueError, match="would run its code.*trust_reward_modules"):
+            resolve(spec)
+    assert "this" not in sys.modules and capsys.readouterr().out == ""
+    # the environment variable is the opt-in that subprocess workers inherit
+    monkeypatch.setenv(reward.TRUST_ENV, "tests.abr")
+    assert resolve("tests.abr.rewards_for_tests:bitrate_minus_10_rebuffer")({"bitrate_mbps": 2.0,
+                                                                            "rebuffer_s": 0.0}) == 2.0
+    assert "tests.abr" in reward.trusted_reward_modules()
+
+
+@pytest.mark.parametrize("target,match", [
+    ("dumps", "defined in module 'json'"),          # re-exported from another module
+    ("system", "expected a function"),               # os.system, a builtin
+    ("NOT_A_REWARD", "expected a function"),          # a string (like this:s)
+    ("TwoArgs", "expected a function"),                # a class
+    ("two_args", "takes one argument"),
+    ("_private", "no public attribute"),
+])
+def test_import_string_target_must_be_a_reward(trusted, target, match):
+    with pytest.raises(ValueError, match=match):
+        resolve(f"tests.abr.rewards_for_tests:{target}")
+
+
+def test_trust_rejects_non_module_names():
+    with pytest.raises(ValueError, match="dotted module names"):
+        reward.trust_reward_modules("os; rm -rf /")
 
 
 @pytest.mark.parametrize("spec,match", [
@@ -45,7 +90,7 @@ def test_import_string_resolves_functions_and_dicts():
     ({}, "non-empty dict"),
     ({"a": "x"}, "finite number"),
     ({1: 1.0}, "strings"),
-    ("a:b:c", "cannot import"),
+    ("a:b:c", "dotted Python names"),
 ])
 def test_bad_specs(spec, match):
     with pytest.raises(ValueError, match=match):
