@@ -60,7 +60,7 @@ def test_predictive_never_scales_below_the_reactive_count():
     env = ClusterAutoscalingEnv(**{**TEST_KW, "random_start": True, "episode_days": 2.0})
     pred, shadow = Predictive(), Hpa()
     obs, info = env.reset(seed=3, options={"trace_index": 2})
-    assert len(info["history_demand"]) >= 1440   # a day of history: the forecast is on
+    assert len(env.history_demand()) >= 1440   # a day of history: the forecast is on
     pred.reset(env, obs, info)
     shadow.reset(env, obs, info)
     above = 0

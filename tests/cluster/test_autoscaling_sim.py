@@ -66,7 +66,7 @@ def test_violation_and_cost_accounting(tmp_path):
     assert len(d) == 60 and np.all(d[:30] == d[0]) and np.all(d[30:] == d[30])
     high = math.ceil(d[30])
     _, info = env.reset(seed=0)
-    assert info["ready_replicas"] == 2 and info["history_demand"].size == 0
+    assert info["ready_replicas"] == 2 and info["history_steps"] == 0 and env.history_demand().size == 0
     totals = {}
     rows = []
     for t in range(60):

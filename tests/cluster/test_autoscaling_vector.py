@@ -26,7 +26,7 @@ def run_twin_vs_singles(config, mode, n=4, steps=300, seed=5):
         o, info = e.reset(seed=seed + i)
         sobs.append(o)
         assert vinfo["trace_name"][i] == info["trace_name"]
-        assert np.array_equal(vinfo["history_demand"][i], info["history_demand"])
+        assert vinfo["history_steps"][i] == info["history_steps"]
     assert np.array_equal(vobs, np.stack(sobs))
     rng = np.random.default_rng(0)
     pending = [False] * n

@@ -159,8 +159,9 @@ class ClusterAutoscalingEnv(gym.Env):
     A trace (random, the next in order with ``trace_order="sequential"``, or
     ``reset(options={"trace_index": k})``), a start step (random with ``random_start``, else 0),
     and ``initial_replicas`` ready (default: the first step's demand / 0.7, rounded up), none
-    provisioning. ``info["history_demand"]`` holds the trace's genuine demand before the start
-    (up to 14 days), for forecasting controllers.
+    provisioning. ``info["history_steps"]`` says how many steps of the trace precede the start;
+    ``env.unwrapped.history_demand()`` returns their demand (up to 14 days) for forecasting
+    controllers.
 
     ## Episode End
 
@@ -223,6 +224,12 @@ class ClusterAutoscalingEnv(gym.Env):
         reached = np.clip(self.service.desired + s.deltas, cfg.min_replicas, cfg.max_replicas)
         return int(np.argmin(np.abs(reached - desired)))
 
+    def history_demand(self, max_days: float = 14.0) -> np.ndarray:
+        """The trace's genuine demand before the episode's first step (at most ``max_days``), one
+        value per step: the metric history a forecasting autoscaler has (not in ``info``, whose
+        arrays must have one shape across sub-envs)."""
+        return self.setup.demand.history(self._k, self._start, max_days)
+
     def future_demand(self) -> np.ndarray:
         """Demand (replica units) from the coming step to the end of the episode: what a hindsight
         oracle reads. Not part of the observation."""
@@ -253,7 +260,7 @@ class ClusterAutoscalingEnv(gym.Env):
         ds = self.setup.demand
         info = self._state_info(float(ds.demand[self._base - 1]))
         info.update({"trace_name": ds.names[ep.k], "start_step": ep.start, "episode_steps": ep.steps,
-                     "history_demand": ds.history(ep.k, ep.start)})
+                     "history_steps": ep.start})
         return self._observe(), info
 
     # -------------------------------------------------------------------------------- step

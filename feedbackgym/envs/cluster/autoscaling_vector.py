@@ -102,7 +102,6 @@ class ClusterAutoscalingVectorEnv(VectorEnv):
     def _reset_envs(self, idx: np.ndarray) -> dict:
         setup, ds, n = self.setup, self.setup.demand, self.num_envs
         names = np.full(n, None, dtype=object)
-        history = np.full(n, None, dtype=object)
         start = np.zeros(n, dtype=np.int64)
         ready = np.zeros(len(idx), dtype=np.int64)
         for j, i in enumerate(idx):
@@ -111,14 +110,14 @@ class ClusterAutoscalingVectorEnv(VectorEnv):
             self._k[i], self._t[i], self._steps[i] = ep.k, 0, ep.steps
             self._base[i] = int(ds.offset[ep.k]) + ep.start
             ready[j] = ep.ready
-            names[i], start[i], history[i] = ds.names[ep.k], ep.start, ds.history(ep.k, ep.start)
+            names[i], start[i] = ds.names[ep.k], ep.start
         self.services.reset(idx, ready)
         for acc in self._totals.values():
             acc[idx] = 0.0
         self._observe(idx)
         mask = _mask(idx, n)
         info = {"trace_name": names, "start_step": start, "episode_steps": self._steps.copy(),
-                "history_demand": history}
+                "history_steps": start.copy()}
         info.update({"_" + key: mask for key in list(info)})
         info.update(self._state_info(idx, ds.demand[self._base[idx] - 1]))
         return info

@@ -9,10 +9,10 @@ Policies follow the evaluation protocol (``reset(env, obs, info)``, ``act(obs, i
 ``ready_replicas``          replicas serving now
 ``provisioning_replicas``   replicas ordered, not ready yet
 ``desired_replicas``        the current replica target (ready + provisioning)
-``time_s``                  Unix time of the coming step; ``history_demand`` (reset) the trace's
-                            genuine demand before the episode, one value per step
+``time_s``                  Unix time of the coming step
 ==========================  ========================================================================
 
+``Predictive`` also reads the metric history before the episode (``env.unwrapped.history_demand()``).
 They choose a replica count and turn it into an action with ``env.unwrapped.action_for`` (exact
 in ``action_mode="replicas"``, the nearest reachable count in ``"delta"`` mode). ``static`` and
 ``oracle`` are clairvoyant references and read the future demand from ``env.unwrapped``.
@@ -149,7 +149,7 @@ class Predictive(Hpa):
 
     def reset(self, env, obs, info) -> None:
         super().reset(env, obs, info)
-        hist = np.asarray(info.get("history_demand", ()), dtype=np.float64)
+        hist = self.env.history_demand(self.max_history_days)
         t_now = float(info["time_s"])
         self.hist_d = list(hist)
         self.hist_t = list(t_now - self.step_s * np.arange(len(hist), 0, -1))
