@@ -4,6 +4,11 @@ Every env has one config dataclass with documented defaults. ``gym.make(id, **kw
 ``reset(options={"config": {...}})`` override fields through :func:`override`; an unknown field
 or a value out of range raises ``ValueError`` naming the field and what is allowed, before any
 simulation runs. Fields declare their check with :func:`param`.
+
+An unknown field raises :class:`UnknownFieldError`, which is both a ``ValueError`` (our contract)
+and a ``TypeError`` worded like Python's own ("got an unexpected keyword argument 'x'"): other RL
+code probes envs with keywords they may not take (TorchRL's ``GymEnv`` tries ``frameskip``) and
+recovers only from that ``TypeError``, as it would from a plain ``__init__``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,10 @@ import math
 from typing import Any, Callable, Mapping
 
 Check = Callable[[str, Any], Any]  # (qualified field name, value) -> normalised value, or raise
+
+
+class UnknownFieldError(TypeError, ValueError):
+    """A keyword that is no field of the config (see the module docstring for why both bases)."""
 
 
 def param(default, doc: str, check: Check | None = None, **kw):
@@ -34,7 +43,8 @@ def validate(cfg) -> None:
 
 
 def override(cfg, overrides: Mapping[str, Any] | None):
-    """A copy of ``cfg`` with ``overrides`` applied; unknown names raise ``ValueError``."""
+    """A copy of ``cfg`` with ``overrides`` applied; unknown names raise :class:`UnknownFieldError`
+    (a ``ValueError`` and a ``TypeError``)."""
     if not overrides:
         return cfg
     if not isinstance(overrides, Mapping):
@@ -42,7 +52,9 @@ def override(cfg, overrides: Mapping[str, Any] | None):
     known = [f.name for f in dataclasses.fields(cfg)]
     unknown = sorted(set(overrides) - set(known))
     if unknown:
-        raise ValueError(f"{type(cfg).__name__}: unknown field(s) {unknown}; known fields: {known}")
+        name = type(cfg).__name__
+        raise UnknownFieldError(f"{name}: unknown field(s) {unknown}; known fields: {known} "
+                                f"({name}.__init__() got an unexpected keyword argument {unknown[0]!r})")
     return dataclasses.replace(cfg, **overrides)
 
 
@@ -118,3 +130,21 @@ def interval(lo: float, hi: float, allow_none=False) -> Check:
             raise ValueError(f"{name}: expected [low, high] with {lo} <= low <= high <= {hi}, got {v!r}")
         return (a, b)
     return check
+
+
+def autoreset_mode_of(value):
+    """A vector twin's ``autoreset_mode`` argument as Gymnasium's ``AutoresetMode``.
+
+    Accepts the enum, its name (``"SAME_STEP"``, any case) or its value (``"SameStep"``), so the
+    mode travels through JSON configs (RLlib's ``env_config``, hyperparameter files) as a string.
+    """
+    from gymnasium.vector import AutoresetMode
+
+    if isinstance(value, AutoresetMode):
+        return value
+    if isinstance(value, str):
+        for mode in AutoresetMode:
+            if value.upper() == mode.name or value == mode.value:
+                return mode
+    names = [m.name for m in AutoresetMode]
+    raise ValueError(f"autoreset_mode: expected one of {names} (or gymnasium.vector.AutoresetMode), got {value!r}")

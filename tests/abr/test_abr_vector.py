@@ -105,4 +105,4 @@ def test_bad_vector_inputs():
     with pytest.raises(ValueError, match="seeds"):
         vec.reset(seed=[1, 2])
     with pytest.raises(ValueError, match="autoreset_mode"):
-        AbrStreamingVectorEnv(2, autoreset_mode=AutoresetMode.DISABLED)
+        AbrStreamingVectorEnv(2, autoreset_mode="sometimes")

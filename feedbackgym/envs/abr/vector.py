@@ -7,7 +7,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ...config import override, to_dict
+from ...config import autoreset_mode_of, override, to_dict
 from .batch_sim import BatchedSessions, SlotPool
 from .config import AbrConfig
 from .env import draw_episode
@@ -23,10 +23,21 @@ class AbrStreamingVectorEnv(VectorEnv):
     draws (trace, start row, delay noise, synthetic trace) use one generator per sub-env, exactly
     as the single env does; the chunk physics runs batched (:mod:`.batch_sim`).
 
-    ``autoreset_mode``: ``NEXT_STEP`` (Gymnasium's default: the step after an episode ends
-    resets that sub-env, ignoring its action) or ``SAME_STEP`` (the sub-env resets within the
-    step; ``info["final_obs"]`` and ``info["final_info"]`` hold the finished episode's last
-    observation and info — the form SB3's VecEnv expects).
+    ``autoreset_mode`` (the enum or its name, e.g. ``"SAME_STEP"``; readable back as
+    ``env.autoreset_mode``), as Gymnasium's own vector envs (https://farama.org/Vector-Autoreset-Mode):
+
+    - ``NEXT_STEP`` (Gymnasium's default): the step after an episode ends resets that sub-env,
+      ignoring its action.
+    - ``SAME_STEP``: the sub-env resets within the step; ``info["final_obs"]`` and
+      ``info["final_info"]`` hold the finished episode's last observation and info — the form
+      SB3's VecEnv expects.
+    - ``DISABLED``: nothing resets by itself; the caller resets finished sub-envs with
+      ``reset(options={"reset_mask": mask})`` (TorchRL's and RLlib's way). Stepping a finished
+      sub-env before that raises ``RuntimeError``.
+
+    ``reset(options={"reset_mask": mask})`` works in every mode: only the sub-envs where the
+    boolean ``mask`` is true start a new episode (seeded by their entry of ``seed``, if given); the
+    others keep their state and observation, and the info holds the reset sub-envs only.
     """
 
     def __init__(self, num_envs: int = 1, config: AbrConfig | dict | None = None,
@@ -34,9 +45,7 @@ class AbrStreamingVectorEnv(VectorEnv):
                  **overrides):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs: expected an integer >= 1, got {num_envs!r}")
-        mode = AutoresetMode(autoreset_mode) if isinstance(autoreset_mode, str) else autoreset_mode
-        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
-            raise ValueError(f"autoreset_mode: expected NEXT_STEP or SAME_STEP, got {autoreset_mode!r}")
+        mode = autoreset_mode_of(autoreset_mode)
         if render_mode is not None:
             raise ValueError("render_mode: the vector ABR env does not render; use the single env")
         self.num_envs = num_envs
@@ -80,6 +89,10 @@ class AbrStreamingVectorEnv(VectorEnv):
         self._levels = L
 
     @property
+    def autoreset_mode(self) -> AutoresetMode:
+        return self.metadata["autoreset_mode"]
+
+    @property
     def num_traces(self) -> int | None:
         return None if self.setup.traces is None else len(self.setup.traces)
 
@@ -90,6 +103,10 @@ class AbrStreamingVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | list | None = None, options: dict | None = None):
         options = dict(options or {})
+        mask = _reset_mask(options.pop("reset_mask", None), self.num_envs)
+        if mask is not None and "config" in options:
+            raise ValueError("reset options 'config' and 'reset_mask' cannot be combined: a new config resets "
+                             "every sub-env")
         if "config" in options:
             setup = build(override(self.config, options.pop("config")))
             if setup.action_space != self.single_action_space or \
@@ -97,7 +114,7 @@ class AbrStreamingVectorEnv(VectorEnv):
                 raise ValueError("reset option 'config' may not change the action or observation space")
             self._configure(setup)
         if options:
-            raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config")
+            raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, reset_mask")
         if seed is None:
             seeds = [None] * self.num_envs
         elif isinstance(seed, int):
@@ -106,12 +123,15 @@ class AbrStreamingVectorEnv(VectorEnv):
             seeds = list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"seed: expected an int or {self.num_envs} seeds, got {len(seeds)}")
-        for i, s in enumerate(seeds):
-            if s is not None or self._rngs[i] is None:
-                self._rngs[i], _ = seeding.np_random(s)
+        if mask is not None and not self._started:
+            raise RuntimeError("reset(options={'reset_mask': ...}) before the first full reset()")
+        chosen = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
+        for i in chosen:
+            if seeds[i] is not None or self._rngs[i] is None:
+                self._rngs[i], _ = seeding.np_random(seeds[i])
         self._started = True
-        info = self._reset_envs(np.arange(self.num_envs))
-        self._needs_reset[:] = False
+        info = self._reset_envs(chosen)
+        self._needs_reset[chosen] = False
         return self._obs.reshape(self._obs_out_shape).copy(), info
 
     def _reset_envs(self, idx: np.ndarray) -> dict:
@@ -167,6 +187,10 @@ class AbrStreamingVectorEnv(VectorEnv):
             bad = int(a[(a < 0) | (a >= self._levels)][0])
             raise ValueError(f"action {bad} is outside Discrete({self._levels}) (levels 0..{self._levels - 1})")
         n = self.num_envs
+        mode = self.metadata["autoreset_mode"]
+        if mode == AutoresetMode.DISABLED and self._needs_reset.any():
+            raise RuntimeError(f"sub-env(s) {np.flatnonzero(self._needs_reset).tolist()} ended and autoreset_mode "
+                               "is DISABLED: reset them with reset(options={'reset_mask': mask}) before stepping")
         resetting = self._needs_reset
         stepping = ~resetting
         idx = None if not resetting.any() else np.flatnonzero(stepping)
@@ -180,7 +204,7 @@ class AbrStreamingVectorEnv(VectorEnv):
         if idx is not None:
             info = _merge(info, self._reset_envs(np.flatnonzero(resetting)))
         obs = self._obs.reshape(self._obs_out_shape).copy()
-        if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
+        if mode != AutoresetMode.SAME_STEP:
             self._needs_reset = terminated.copy()
         elif terminated.any():
             done = np.flatnonzero(terminated)
@@ -292,6 +316,17 @@ class AbrStreamingVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs):
         pass
+
+
+def _reset_mask(mask, n: int) -> np.ndarray | None:
+    """``options["reset_mask"]`` checked as Gymnasium's vector envs check it."""
+    if mask is None:
+        return None
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (n,):
+        raise ValueError(f"reset option 'reset_mask': expected a numpy bool array of shape ({n},), got {mask!r}")
+    if not mask.any():
+        raise ValueError("reset option 'reset_mask': expected at least one true entry, got none")
+    return mask
 
 
 def _mask(idx, n) -> np.ndarray:
