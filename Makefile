@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.feedbackgym-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: install test demo bench clean
+.PHONY: install test test-fast demo bench clean
 
 $(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "feedbackgym needs Python >= 3.10, found " + sys.version.split()[0])'
@@ -23,6 +23,10 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
+
+# the inner loop: everything but the tests marked slow (full-split fidelity, training, subprocesses)
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not slow"
 
 demo: $(STAMP)
 	$(PY) -m feedbackgym.demo
