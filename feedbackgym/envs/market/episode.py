@@ -89,15 +89,17 @@ class RegulatorEpisode:
         sim, obs, met = self.sim, self.observer, self.metrics
         total = dict.fromkeys(COMPONENTS, 0.0)
         a = action
-        for _ in range(self.config.decision_s):
+        n = self.config.decision_s
+        for k in range(n):
             sim.step(a)
             a = 0
             s = sim.snapshot()
-            obs.update(s)
+            last = k == n - 1 or sim.done
+            obs.update(s, write=last)
             c = met.update(s)
-            for k in COMPONENTS:
-                total[k] += c[k]
-            if sim.done:
+            for key in COMPONENTS:
+                total[key] += c[key]
+            if last:
                 break
         self.snapshot = s
         self.steps += 1

@@ -19,7 +19,7 @@ from .sim import HALT_HALT, HALT_PAUSE
 OBS_BOUND = 10.0
 PCT_SCALE = 5.0          # price distances: 5 % -> 1
 RET_SCALE = 2.0          # horizon returns: 2 % -> 1
-HIGH_WINDOW_S = 600      # the recent high the drawdown feature refers to
+HIGH_WINDOW_S = 600      # the recent high the drawdown feature refers to (longer if a horizon is longer)
 VOLUME_MEMORY_S = 1800.0 # running mean of volume per second (normaliser of the volume features)
 
 
@@ -56,8 +56,10 @@ class Observer:
         n = self.ring
         mid = _fin(s["mid"], 1.0)
         self.mids = np.full(n, mid)
-        self.cum = np.zeros((3, n))      # cumulative volume, buyer- and seller-initiated volume
-        self.totals = np.zeros(3)
+        self.cum_v = [0.0] * n           # cumulative volume, buyer- and seller-initiated volume
+        self.cum_b = [0.0] * n
+        self.cum_s = [0.0] * n
+        self.totals = [0.0, 0.0, 0.0]
         self.t = 0
         self.volume_rate = math.nan
         self.last_mid = mid
@@ -65,16 +67,20 @@ class Observer:
         self.was_halted = bool(s.get("halted"))
         self._write(s)
 
-    def update(self, s: dict) -> None:
-        """Account the second that just ran (``s`` is the snapshot after it)."""
+    def update(self, s: dict, write: bool = True) -> None:
+        """Account the second that just ran (``s`` is the snapshot after it); ``write``: also
+        recompute the feature vector (only needed on the seconds the agent decides)."""
         self.t += 1
         i = self.t % self.ring
         mid = _fin(s["mid"], self.last_mid)
         self.last_mid = mid
         self.mids[i] = mid
         vol = _fin(s.get("volume"), 0.0)
-        self.totals += (vol, _fin(s.get("buy_volume"), 0.0), _fin(s.get("sell_volume"), 0.0))
-        self.cum[:, i] = self.totals
+        tot = self.totals
+        tot[0] += vol
+        tot[1] += _fin(s.get("buy_volume"), 0.0)
+        tot[2] += _fin(s.get("sell_volume"), 0.0)
+        self.cum_v[i], self.cum_b[i], self.cum_s[i] = tot
         halted = bool(s.get("halted"))
         if not halted:
             if math.isnan(self.volume_rate):
@@ -84,7 +90,8 @@ class Observer:
             if self.was_halted:
                 self.reopen_t = self.t
         self.was_halted = halted
-        self._write(s)
+        if write:
+            self._write(s)
 
     def _write(self, s: dict) -> None:
         o = self.obs
@@ -93,9 +100,8 @@ class Observer:
         t, ring = self.t, self.ring
         o[0] = (mid / _fin(s.get("open_price"), mid) - 1.0) * 100.0 / PCT_SCALE
         o[1] = (mid / _fin(s.get("reference_price"), mid) - 1.0) * 100.0 / PCT_SCALE
-        lookback = min(t, HIGH_WINDOW_S)
-        idx = (t - np.arange(lookback + 1)) % ring
-        o[2] = (mid / self.mids[idx].max() - 1.0) * 100.0 / PCT_SCALE
+        # the ring holds at least the last HIGH_WINDOW_S + 1 mids (the first mid before that)
+        o[2] = (mid / self.mids.max() - 1.0) * 100.0 / PCT_SCALE
         spread = min(max(_fin(s.get("spread_ticks"), 100.0), 0.0), 100.0)
         o[3] = math.log1p(spread) / math.log(101.0)
         o[4] = math.log1p(max(_fin(s.get("depth_bid_near"), 0.0), 0.0)) / 8.0
@@ -109,12 +115,13 @@ class Observer:
         j = 6 + 2 * L
         rate = self.volume_rate if not math.isnan(self.volume_rate) else 0.0
         now = t % ring
+        mids, cv, cb, cs = self.mids, self.cum_v, self.cum_b, self.cum_s
         for h in self.horizons_s:
             k = min(h, t)
             past = (t - k) % ring
-            o[j] = (mid / self.mids[past] - 1.0) * 100.0 / RET_SCALE
+            o[j] = (mid / float(mids[past]) - 1.0) * 100.0 / RET_SCALE
             if k > 0:
-                v, b, sv = self.cum[:, now] - self.cum[:, past]
+                v, b, sv = cv[now] - cv[past], cb[now] - cb[past], cs[now] - cs[past]
                 o[j + 1] = math.log((v / k + 0.1) / (rate + 0.1)) / 3.0
                 o[j + 2] = (b - sv) / (b + sv + 1.0)
             else:
