@@ -141,17 +141,26 @@ class AbrStreamingEnv(gym.Env):
     # ------------------------------------------------------------------------------- reset
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+        # Everything that can fail is checked before anything changes: a failed reset leaves the
+        # env as it was (config, RNG and the episode in progress).
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"reset options: expected a dict such as {{'trace_index': 0}} or "
+                             f"{{'config': {{...}}}}, got {type(options).__name__} {options!r}")
         options = dict(options or {})
+        setup = self.setup
         if "config" in options:
             setup = build(override(self.config, options.pop("config")))
             if (setup.action_space != self.action_space or setup.observation_space != self.observation_space):
                 raise ValueError("reset option 'config' may not change the action or observation space "
                                  "(ladder size); make a new env instead")
-            self._configure(setup)
         trace_index = options.pop("trace_index", None)
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, trace_index")
+        if trace_index is not None:
+            check_trace_index(setup, trace_index)
+        super().reset(seed=seed)
+        if setup is not self.setup:
+            self._configure(setup)
         ep = draw_episode(self.setup, self.np_random, trace_index, self._next_trace)
         if ep.k >= 0:
             self._next_trace = ep.k + 1
@@ -184,9 +193,12 @@ class AbrStreamingEnv(gym.Env):
         if self._done:
             raise RuntimeError("AbrStreamingEnv.step() called after the episode ended; call reset() first")
         try:
+            if isinstance(action, (bool, np.bool_)):
+                raise TypeError
             a = operator.index(action)
         except TypeError:
-            raise ValueError(f"action {action!r}: expected an integer level in Discrete({self._levels})") from None
+            raise ValueError(f"action {action!r}: expected an integer level in Discrete({self._levels}), "
+                             f"got {type(action).__name__}") from None
         if not 0 <= a < self._levels:
             raise ValueError(f"action {a} is outside Discrete({self._levels}) (levels 0..{self._levels - 1})")
         session = self.session

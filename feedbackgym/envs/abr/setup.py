@@ -73,6 +73,9 @@ def build(cfg: AbrConfig) -> AbrSetup:
     video = _cached_video(cfg.video) if isinstance(cfg.video, str) else load_video(cfg.video)
     L = video.levels
     pensieve = cfg.mode == "pensieve"
+    if pensieve and video.chunks < 3:
+        raise ValueError(f"AbrConfig.video: pensieve mode plays chunk 0 before the first step and skips the last "
+                         f"chunk, so it needs a video of at least 3 chunks; {video.name!r} has {video.chunks}")
     if pensieve and cfg.first_level >= L:
         raise ValueError(f"AbrConfig.first_level: expected an integer in [0, {L - 1}] for a {L}-level ladder, "
                          f"got {cfg.first_level}")

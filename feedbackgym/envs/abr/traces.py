@@ -17,7 +17,11 @@ Formats read here:
   "latency_ms"}`` periods. Latency is not per-period in this simulator (the env's ``rtt_ms``
   applies), so a warning says when it is ignored.
 
-All parse errors are ``ValueError`` naming the file and line.
+All parse errors are ``ValueError`` naming the file and line. Values must lie in physical bounds
+(``MAX_THROUGHPUT_MBPS``, ``MIN_INTERVAL_S``, ``MAX_DURATION_S``, ``MIN_MEAN_THROUGHPUT_MBPS``): far
+outside them the simulator's float arithmetic overflows (a 1e306 Mbps row made the link deliver
+``inf`` bytes and crashed a download with an IndexError), so such a trace is refused when loaded,
+never clipped. Comma-separated files are reported as such (the formats are whitespace separated).
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ import numpy as np
 #: Fraction of the link's bytes that carry payload (Pensieve's PACKET_PAYLOAD_PORTION).
 PAYLOAD_FRACTION = 0.95
 MAHIMAHI_PACKET_BYTES = 1500
+#: Physical bounds of a trace (see the module docstring): 1 Tbit/s, 1 us, ~116 days, 1 bit/s.
+MAX_THROUGHPUT_MBPS = 1e6
+MIN_INTERVAL_S = 1e-6
+MAX_DURATION_S = 1e7
+MIN_MEAN_THROUGHPUT_MBPS = 1e-6
+#: Most rows a Mahimahi trace may expand to (its duration / bin width).
+MAX_MAHIMAHI_BINS = 10_000_000
 
 #: Named splits shipped in the package (see _data/SOURCE.md for provenance and terms):
 #: name -> (bundled folder, which of its files). ``hsdpa_holdout`` is every 4th Norway HSDPA
@@ -95,6 +106,9 @@ def _validated(name: str, path, time_s: list, thr: list, lines: list) -> Trace:
             raise _fail(path, ln, f"throughput {b!r} is not a finite number (expected Mbps >= 0)")
         if b < 0:
             raise _fail(path, ln, f"throughput {b!r} is negative (expected Mbps >= 0)")
+        if b > MAX_THROUGHPUT_MBPS:
+            raise _fail(path, ln, f"throughput {b!r} Mbps exceeds {MAX_THROUGHPUT_MBPS:g} Mbps (1 Tbit/s); "
+                                  "expected Mbps (is the column in bit/s?)")
     for j in range(1, len(time_s)):
         if not time_s[j] > time_s[j - 1]:
             raise _fail(
@@ -103,9 +117,24 @@ def _validated(name: str, path, time_s: list, thr: list, lines: list) -> Trace:
             )
     t = np.asarray(time_s, dtype=np.float64)
     b = np.asarray(thr, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = t - t[0]
+        dt = np.diff(t)
+    if not t[-1] <= MAX_DURATION_S:
+        raise _fail(path, None, f"the trace spans {float(t[-1]):.6g} s; expected at most {MAX_DURATION_S:g} s "
+                                "(times in seconds?)")
+    short = np.flatnonzero(~(dt >= MIN_INTERVAL_S))
+    if len(short):
+        j = int(short[0]) + 1
+        raise _fail(path, lines[j], f"time {time_s[j]!r} s is only {float(dt[j - 1]):.3g} s after the previous "
+                                    f"row; expected intervals of at least {MIN_INTERVAL_S:g} s")
     if not np.any(b[1:] > 0):
         raise _fail(path, None, "throughput is zero on every interval: no byte can be delivered")
-    return Trace(name=name, time_s=t - t[0], throughput_mbps=b)
+    mean = float(np.sum(dt * b[1:]) / t[-1])
+    if not mean >= MIN_MEAN_THROUGHPUT_MBPS:
+        raise _fail(path, None, f"mean throughput {mean:.3g} Mbps is below {MIN_MEAN_THROUGHPUT_MBPS:g} Mbps "
+                                "(1 bit/s): a chunk would never arrive")
+    return Trace(name=name, time_s=t, throughput_mbps=b)
 
 
 def parse_two_column(text: str, path: str | os.PathLike = "<string>", name: str | None = None) -> Trace:
@@ -116,11 +145,16 @@ def parse_two_column(text: str, path: str | os.PathLike = "<string>", name: str 
         if not parts or parts[0].startswith("#"):
             continue
         if len(parts) != 2:
+            if "," in raw:
+                raise _csv_error(path, ln, raw)
             raise _fail(path, ln, f"expected 2 columns 'time_s throughput_Mbps', found {len(parts)}: {raw.strip()!r}")
         try:
             t, b = float(parts[0]), float(parts[1])
         except ValueError:
-            raise _fail(path, ln, f"non-numeric value in {raw.strip()!r} (expected 'time_s throughput_Mbps')") from None
+            if "," in raw:
+                raise _csv_error(path, ln, raw) from None
+            raise _fail(path, ln,
+                        f"non-numeric value in {raw.strip()[:80]!r} (expected 'time_s throughput_Mbps')") from None
         times.append(t)
         thr.append(b)
         lines.append(ln)
@@ -144,7 +178,10 @@ def parse_mahimahi(text: str, path: str | os.PathLike = "<string>", name: str | 
         try:
             v = int(s)
         except ValueError:
-            raise _fail(path, ln, f"expected one integer millisecond per line (Mahimahi format), got {s!r}") from None
+            if "," in s:
+                raise _csv_error(path, ln, raw) from None
+            raise _fail(path, ln,
+                        f"expected one integer millisecond per line (Mahimahi format), got {s[:80]!r}") from None
         if v < 0:
             raise _fail(path, ln, f"timestamp {v} ms is negative")
         if v < last:
@@ -156,6 +193,9 @@ def parse_mahimahi(text: str, path: str | os.PathLike = "<string>", name: str | 
     if stamps[-1] <= 0:
         raise _fail(path, None, "Mahimahi trace lasts 0 ms: its last timestamp must be > 0")
     n_bins = max(1, math.ceil(stamps[-1] / bin_ms))
+    if n_bins > MAX_MAHIMAHI_BINS:
+        raise _fail(path, None, f"last timestamp {stamps[-1]} ms gives {n_bins} bins of {bin_ms:g} ms; expected at "
+                                f"most {MAX_MAHIMAHI_BINS} (milliseconds? a larger mahimahi_bin_ms?)")
     # A stamp at exactly k*bin_ms belongs to bin k-1 (delivered by the end of that bin).
     idx = np.clip(np.ceil(np.asarray(stamps, dtype=np.float64) / bin_ms).astype(np.int64) - 1, 0, n_bins - 1)
     counts = np.bincount(idx, minlength=n_bins)
@@ -179,8 +219,10 @@ def parse_sabre_json(text: str, path: str | os.PathLike = "<string>", name: str 
             raise _fail(path, None, f"period {i}: expected an object with 'duration_ms' and 'bandwidth_kbps'")
         try:
             d, bw = float(p["duration_ms"]), float(p["bandwidth_kbps"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise _fail(path, None, f"period {i}: duration_ms and bandwidth_kbps must be numbers") from None
+        if isinstance(p["duration_ms"], bool) or isinstance(p["bandwidth_kbps"], bool):
+            raise _fail(path, None, f"period {i}: duration_ms and bandwidth_kbps must be numbers, not true/false")
         if not (math.isfinite(d) and d > 0):
             raise _fail(path, None, f"period {i}: duration_ms must be a finite number > 0, got {p['duration_ms']!r}")
         times.append(times[-1] + d / 1000.0)
@@ -193,12 +235,20 @@ def parse_sabre_json(text: str, path: str | os.PathLike = "<string>", name: str 
     return _validated(name or Path(str(path)).name, path, times, thr, [None] * len(times))
 
 
+def _csv_error(path, line: int, raw: str) -> ValueError:
+    return _fail(path, line, f"comma-separated values {raw.strip()[:80]!r}: trace files are whitespace separated "
+                             "('time_s throughput_Mbps' per line, or one integer millisecond per line for "
+                             "Mahimahi); replace the commas with spaces")
+
+
 def _detect_format(text: str, path) -> str:
     if str(path).endswith(".json") or text.lstrip().startswith("["):
         return "sabre_json"
-    for raw in text.splitlines():
+    for ln, raw in enumerate(text.splitlines(), start=1):
         parts = raw.split()
         if parts and not parts[0].startswith("#"):
+            if "," in raw:  # neither format has commas
+                raise _csv_error(path, ln, raw)
             return "mahimahi" if len(parts) == 1 else "two_column"
     return "two_column"  # empty: the parser reports it
 
@@ -212,6 +262,8 @@ def load_trace(path: str | os.PathLike, fmt: str = "auto", mahimahi_bin_ms: floa
         text = p.read_text()
     except UnicodeDecodeError:
         raise _fail(p, None, "not a text file (expected a trace)") from None
+    except IsADirectoryError:
+        raise _fail(p, None, "is a folder; expected a trace file") from None
     if fmt == "auto":
         fmt = _detect_format(text, p)
     if fmt == "two_column":
@@ -222,15 +274,24 @@ def load_trace(path: str | os.PathLike, fmt: str = "auto", mahimahi_bin_ms: floa
 
 
 def trace_files(folder: str | os.PathLike) -> list[Path]:
-    """The trace files of a folder, in sorted name order (the order evaluations play them)."""
+    """The trace files of a folder, in sorted name order (the order evaluations play them).
+
+    Only the folder's own files are traces; sub-folders are not searched (a split is one folder),
+    and a warning names them so that traces kept there are not lost without notice.
+    """
     p = Path(folder)
+    entries = [f for f in p.iterdir() if not f.name.startswith(".")]
+    subdirs = sorted(f.name for f in entries if f.is_dir() and f.name != "__pycache__")
     files = sorted(
-        f for f in p.iterdir()
-        if f.is_file() and not f.name.startswith(".")
-        and not f.name.endswith(_SKIPPED_SUFFIXES) and f.name not in _SKIPPED_NAMES
+        f for f in entries
+        if f.is_file() and not f.name.endswith(_SKIPPED_SUFFIXES) and f.name not in _SKIPPED_NAMES
     )
     if not files:
-        raise ValueError(f"{p}: folder holds no trace files")
+        extra = f" (it has sub-folders {subdirs[:5]}; point traces= at one of them)" if subdirs else ""
+        raise ValueError(f"{p}: folder holds no trace files{extra}")
+    if subdirs:
+        warnings.warn(f"{p}: sub-folder(s) {subdirs[:5]}{' ...' if len(subdirs) > 5 else ''} skipped; only the "
+                      "folder's own files are traces", stacklevel=2)
     return files
 
 

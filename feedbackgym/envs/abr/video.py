@@ -18,6 +18,12 @@ import numpy as np
 
 #: EnvivioDash3's ladder (kbps), as in Pensieve.
 ENVIVIO_BITRATES_KBPS = (300.0, 750.0, 1200.0, 1850.0, 2850.0, 4300.0)
+#: Physical bounds of a video (beyond them the simulator's float arithmetic overflows; nothing is
+#: clipped, a video outside them is refused): 1 Tbit/s, 1 hour chunks, 1e6 chunks, 1 PB chunks.
+MAX_BITRATE_KBPS = 1e9
+MAX_CHUNK_S = 3600.0
+MAX_CHUNKS = 1_000_000
+MAX_CHUNK_BYTES = 10**15
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,17 +50,22 @@ class Video:
             raise ValueError(f"{where}: bitrates_kbps must be a non-empty list")
         if not np.all(np.isfinite(b)) or np.any(b <= 0):
             raise ValueError(f"{where}: bitrates_kbps must be finite and > 0, got {b.tolist()}")
+        if np.any(b > MAX_BITRATE_KBPS):
+            raise ValueError(f"{where}: bitrates_kbps must be at most {MAX_BITRATE_KBPS:g} kbps, got {b.tolist()}")
         if np.any(np.diff(b) <= 0):
             raise ValueError(f"{where}: bitrates_kbps must increase strictly, got {b.tolist()}")
         if s.ndim != 2 or s.shape[0] != len(b):
             raise ValueError(f"{where}: chunk_bytes must have one row per level ({len(b)}), got shape {s.shape}")
         if s.shape[1] < 2:
             raise ValueError(f"{where}: a video needs at least 2 chunks, got {s.shape[1]}")
-        if np.any(s <= 0):
-            lvl, ch = map(int, np.argwhere(s <= 0)[0])
-            raise ValueError(f"{where}: chunk {ch} at level {lvl} has {int(s[lvl, ch])} bytes (expected > 0)")
-        if not (math.isfinite(self.chunk_s) and self.chunk_s > 0):
-            raise ValueError(f"{where}: chunk_s must be > 0, got {self.chunk_s!r}")
+        if s.shape[1] > MAX_CHUNKS:
+            raise ValueError(f"{where}: at most {MAX_CHUNKS} chunks, got {s.shape[1]}")
+        if np.any(s <= 0) or np.any(s > MAX_CHUNK_BYTES):
+            lvl, ch = map(int, np.argwhere((s <= 0) | (s > MAX_CHUNK_BYTES))[0])
+            raise ValueError(f"{where}: chunk {ch} at level {lvl} has {int(s[lvl, ch])} bytes "
+                             f"(expected 1..{MAX_CHUNK_BYTES:g})")
+        if not (math.isfinite(self.chunk_s) and 0 < self.chunk_s <= MAX_CHUNK_S):
+            raise ValueError(f"{where}: chunk_s must be in (0, {MAX_CHUNK_S:g}] s, got {self.chunk_s!r}")
         b.setflags(write=False)
         s.setflags(write=False)
 
@@ -69,8 +80,8 @@ def _read_size_file(path: Path) -> list[int]:
             v = int(parts[0])
         except ValueError:
             raise ValueError(f"{path}:{ln}: expected an integer chunk size in bytes, got {parts[0]!r}") from None
-        if v <= 0:
-            raise ValueError(f"{path}:{ln}: chunk size {v} bytes must be > 0")
+        if not 0 < v <= MAX_CHUNK_BYTES:
+            raise ValueError(f"{path}:{ln}: chunk size {v} bytes must be in 1..{MAX_CHUNK_BYTES:g}")
         sizes.append(v)
     if not sizes:
         raise ValueError(f"{path}: empty chunk-size file")
@@ -116,22 +127,29 @@ def video_from_spec(spec: dict, where: str = "video") -> Video:
     try:
         bitrates = np.asarray(spec["bitrates_kbps"], dtype=np.float64)
         chunk_s = float(spec.get("chunk_s", 4.0))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{where}: bitrates_kbps must be a list of numbers and chunk_s a number") from None
     if ("chunk_bytes" in spec) == ("chunks" in spec):
         raise ValueError(f"{where}: give exactly one of 'chunk_bytes' (sizes per level) or 'chunks' (count, CBR)")
     if "chunk_bytes" in spec:
         try:
             sizes = np.asarray(spec["chunk_bytes"], dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{where}: chunk_bytes must be a list of equal-length lists of integers") from None
-        if sizes.ndim != 2 or np.any(sizes != np.round(sizes)):
+        if sizes.ndim != 2 or not np.all(np.isfinite(sizes)) or np.any(sizes != np.round(sizes)):
             raise ValueError(f"{where}: chunk_bytes must be a list of equal-length lists of integers")
+        if np.any(np.abs(sizes) > MAX_CHUNK_BYTES):
+            raise ValueError(f"{where}: chunk_bytes must be at most {MAX_CHUNK_BYTES:g} bytes each")
         sizes = sizes.astype(np.int64)
     else:
         chunks = spec["chunks"]
-        if not isinstance(chunks, int) or chunks < 2:
-            raise ValueError(f"{where}: chunks must be an integer >= 2, got {chunks!r}")
+        if isinstance(chunks, bool) or not isinstance(chunks, int) or not 2 <= chunks <= MAX_CHUNKS:
+            raise ValueError(f"{where}: chunks must be an integer in [2, {MAX_CHUNKS}], got {chunks!r}")
+        if (bitrates.ndim != 1 or not np.all(np.isfinite(bitrates)) or np.any(np.abs(bitrates) > MAX_BITRATE_KBPS)
+                or not (0 < chunk_s <= MAX_CHUNK_S)):
+            raise ValueError(f"{where}: bitrates_kbps must be a list of numbers up to {MAX_BITRATE_KBPS:g} and "
+                             "chunk_s in "
+                             f"(0, {MAX_CHUNK_S:g}] s, got {spec['bitrates_kbps']!r}, {spec.get('chunk_s', 4.0)!r}")
         sizes = np.repeat(np.round(bitrates * 1000.0 * chunk_s / 8.0)[:, None], chunks, axis=1).astype(np.int64)
     return Video(str(spec.get("name", "custom")), bitrates, sizes, chunk_s)
 
@@ -146,13 +164,31 @@ def load_video(spec) -> Video:
     if p.is_dir():
         meta = p / "video.json"
         if meta.exists():
-            m = _load_json(meta)
-            return load_pensieve_folder(p, m.get("bitrates_kbps", ENVIVIO_BITRATES_KBPS), m.get("chunk_s", 4.0))
+            bitrates, chunk_s = _sidecar(meta)
+            return load_pensieve_folder(p, bitrates, chunk_s)
         return load_pensieve_folder(p, ENVIVIO_BITRATES_KBPS)
     if p.is_file():
         return video_from_spec(_load_json(p), where=str(p))
     raise ValueError(f"video={spec!r}: expected 'envivio', a JSON file, a folder of video_size_<level> files, "
                      "or a dict with bitrates_kbps")
+
+
+def _sidecar(path: Path) -> tuple[list[float], float]:
+    """``video.json`` beside ``video_size_<level>`` files: ``{"bitrates_kbps": [...], "chunk_s": 4}``."""
+    m = _load_json(path)
+    allowed = {"name", "bitrates_kbps", "chunk_s"}
+    unknown = set(m) - allowed
+    if unknown:
+        raise ValueError(f"{path}: unknown field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    bitrates = m.get("bitrates_kbps", list(ENVIVIO_BITRATES_KBPS))
+    if (not isinstance(bitrates, list) or not bitrates
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in bitrates)):
+        raise ValueError(f"{path}: bitrates_kbps must be a non-empty list of numbers (kbps per level), "
+                         f"got {bitrates!r}")
+    chunk_s = m.get("chunk_s", 4.0)
+    if isinstance(chunk_s, bool) or not isinstance(chunk_s, (int, float)):
+        raise ValueError(f"{path}: chunk_s must be a number of seconds, got {chunk_s!r}")
+    return [float(x) for x in bitrates], float(chunk_s)
 
 
 def _load_json(path: Path) -> dict:
