@@ -12,6 +12,7 @@ CONFIGS = [
     {"episode_days": 0.1, "action_mode": "delta", "provisioning_delay_s": 0.0, "bill_provisioning": False},
     {"traces": "synthetic", "synthetic": {"count": 3, "days": 3}, "step_s": 300, "provisioning_delay_s": 600,
      "episode_days": 0.4, "reward": "autoscaling_unserved"},
+    {"episode_days": 0.05, "action_mode": "utilisation", "target_utilisations": [0.35, 0.7, 1.2]},
     {"traces": "test", "trace_order": "sequential", "random_start": False, "episode_days": 0.08,
      "reward": {"replica_hours": -1.0, "violation_minutes": -3.0, "replicas_changed": -0.1}},
 ]

@@ -30,6 +30,16 @@ def _deltas(name, v):
     return tuple(int(x) for x in v)
 
 
+def _utilisations(name, v):
+    if (not isinstance(v, (list, tuple)) or not v
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
+        raise ValueError(f"{name}: expected a non-empty list of target utilisations in (0, 10], got {v!r}")
+    out = tuple(number(0.0, 10.0, lo_open=True)(f"{name}[{i}]", x) for i, x in enumerate(v))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: target utilisations must be distinct, got {list(v)}")
+    return out
+
+
 def _synthetic(name, v):
     if not isinstance(v, dict):
         raise ValueError(f"{name}: expected a dict with optional keys seed, count, days, got {v!r}")
@@ -73,9 +83,14 @@ class AutoscalingConfig:
     initial_utilisation: float = param(0.7, "utilisation the service is sized for at the start when "
                                        "initial_replicas is null", number(0.0, 1.0, lo_open=True))
     action_mode: str = param("replicas", "'replicas': Discrete(max-min+1), action a sets min_replicas + a replicas; "
-                             "'delta': Discrete(len(scale_deltas)), action a adds scale_deltas[a] (the result is "
-                             "kept within [min_replicas, max_replicas])", one_of("replicas", "delta"))
+                             "'delta': Discrete(len(scale_deltas)), action a adds scale_deltas[a]; 'utilisation': "
+                             "Discrete(1 + len(target_utilisations)), action 0 keeps the count, action i sizes for "
+                             "the last step's demand at target_utilisations[i-1]; results are kept within "
+                             "[min_replicas, max_replicas]", one_of("replicas", "delta", "utilisation"))
     scale_deltas: Any = param([-8, -4, -2, -1, 0, 1, 2, 4, 8], "replica changes of action_mode='delta'", _deltas)
+    target_utilisations: Any = param([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+                                     "targets of action_mode='utilisation': ceil(last demand / target) replicas",
+                                     _utilisations)
     bill_provisioning: bool = param(True, "replicas that are still provisioning are billed (cloud VMs bill from "
                                     "launch)", boolean)
     violation_minute_cost: float = param(1.0, "price of one SLO-violation minute in replica-hours (the `cost` "

@@ -44,12 +44,17 @@ class AutoscalingSetup:
     action_space: spaces.Discrete
     observation_space: spaces.Box
     deltas: np.ndarray | None       # action_mode 'delta'
+    utilisations: np.ndarray | None  # action_mode 'utilisation'
 
-    def desired_for_action(self, a: int, current: int) -> int:
+    def desired_for_action(self, a: int, current: int, last_demand: float) -> int:
         cfg = self.config
-        if self.deltas is None:
+        if self.deltas is not None:
+            n = current + int(self.deltas[a])
+        elif self.utilisations is not None:
+            n = current if a == 0 else math.ceil(last_demand / self.utilisations[a - 1])
+        else:
             return cfg.min_replicas + a
-        return min(max(current + int(self.deltas[a]), cfg.min_replicas), cfg.max_replicas)
+        return min(max(n, cfg.min_replicas), cfg.max_replicas)
 
 
 def _reward_fn(spec):
@@ -60,10 +65,13 @@ def _reward_fn(spec):
 
 def build(cfg: AutoscalingConfig) -> AutoscalingSetup:
     ds = demand_set(cfg)
+    deltas = utilisations = None
     if cfg.action_mode == "replicas":
-        n_actions, deltas = cfg.max_replicas - cfg.min_replicas + 1, None
-    else:
+        n_actions = cfg.max_replicas - cfg.min_replicas + 1
+    elif cfg.action_mode == "delta":
         n_actions, deltas = len(cfg.scale_deltas), np.asarray(cfg.scale_deltas, dtype=np.int64)
+    else:
+        n_actions, utilisations = 1 + len(cfg.target_utilisations), np.asarray(cfg.target_utilisations)
     high = np.full(len(OBS_FEATURES), OBS_HIGH, dtype=np.float32)
     low = np.zeros(len(OBS_FEATURES), dtype=np.float32)
     low[-4:], high[-4:] = -1.0, 1.0
@@ -73,7 +81,8 @@ def build(cfg: AutoscalingConfig) -> AutoscalingSetup:
         delay_steps=int(round(cfg.provisioning_delay_s / cfg.step_s)),
         step_h=cfg.step_s / 3600.0, step_min=cfg.step_s / 60.0, episode_steps=episode_steps,
         action_space=spaces.Discrete(n_actions),
-        observation_space=spaces.Box(low, high, dtype=np.float32), deltas=deltas)
+        observation_space=spaces.Box(low, high, dtype=np.float32), deltas=deltas,
+        utilisations=utilisations)
 
 
 class Episode(NamedTuple):
@@ -128,7 +137,10 @@ class ClusterAutoscalingEnv(gym.Env):
     ``action_mode="replicas"`` (default): ``Discrete(max_replicas - min_replicas + 1)``, action
     ``a`` sets ``min_replicas + a`` replicas. ``action_mode="delta"``: ``Discrete(len(scale_deltas))``,
     action ``a`` adds ``scale_deltas[a]`` (default -8, -4, -2, -1, 0, 1, 2, 4, 8), kept within
-    ``[min_replicas, max_replicas]``. Actions outside the space raise ``ValueError``.
+    ``[min_replicas, max_replicas]``. ``action_mode="utilisation"``:
+    ``Discrete(1 + len(target_utilisations))``, action 0 keeps the replica count, action ``i``
+    sets ``ceil(last step's demand / target_utilisations[i-1])`` (default targets 0.3 ... 1.0): a
+    scale-free choice of headroom. Actions outside the space raise ``ValueError``.
 
     ## Observation Space
 
@@ -219,10 +231,12 @@ class ClusterAutoscalingEnv(gym.Env):
         """The action that brings the desired replica count closest to ``desired`` (for baselines)."""
         cfg, s = self.config, self.setup
         desired = min(max(int(desired), cfg.min_replicas), cfg.max_replicas)
-        if s.deltas is None:
+        if s.deltas is None and s.utilisations is None:
             return desired - cfg.min_replicas
-        reached = np.clip(self.service.desired + s.deltas, cfg.min_replicas, cfg.max_replicas)
-        return int(np.argmin(np.abs(reached - desired)))
+        current = self.service.desired
+        last = float(s.demand.demand[self._base + self._t - 1])
+        reached = [s.desired_for_action(a, current, last) for a in range(self.action_space.n)]
+        return int(np.argmin(np.abs(np.asarray(reached) - desired)))
 
     def history_demand(self, max_days: float = 14.0) -> np.ndarray:
         """The trace's genuine demand before the episode's first step (at most ``max_days``), one
@@ -277,8 +291,8 @@ class ClusterAutoscalingEnv(gym.Env):
             raise ValueError(f"action {a} is outside Discrete({n}) (0..{n - 1})")
         s, setup, cfg = self.service, self.setup, self.config
         previous = s.desired
-        s.apply(setup.desired_for_action(a, previous))
         pos = self._base + self._t
+        s.apply(setup.desired_for_action(a, previous, float(setup.demand.demand[pos - 1])))
         demand = float(setup.demand.demand[pos])
         ready = s.ready
         billed = ready + s.provisioning if cfg.bill_provisioning else ready

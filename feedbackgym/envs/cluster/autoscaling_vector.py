@@ -165,12 +165,16 @@ class ClusterAutoscalingVectorEnv(VectorEnv):
         n, setup, cfg, sv = self.num_envs, self.setup, self.config, self.services
         sel = slice(None) if idx is None else idx
         previous = sv.desired[sel].copy()
-        if setup.deltas is None:
-            desired = cfg.min_replicas + a
-        else:
-            desired = np.minimum(np.maximum(previous + setup.deltas[a], cfg.min_replicas), cfg.max_replicas)
-        sv.apply(desired, idx)
         pos = self._base[sel] + self._t[sel]
+        if setup.deltas is not None:
+            desired = np.minimum(np.maximum(previous + setup.deltas[a], cfg.min_replicas), cfg.max_replicas)
+        elif setup.utilisations is not None:
+            u = setup.utilisations[np.maximum(a - 1, 0)]
+            sized = np.ceil(setup.demand.demand[pos - 1] / u).astype(np.int64)
+            desired = np.minimum(np.maximum(np.where(a == 0, previous, sized), cfg.min_replicas), cfg.max_replicas)
+        else:
+            desired = cfg.min_replicas + a
+        sv.apply(desired, idx)
         demand = setup.demand.demand[pos]
         ready = sv.ready[sel].copy()
         billed = ready + sv.pending[sel].sum(axis=1) if cfg.bill_provisioning else ready
