@@ -84,3 +84,20 @@ def test_bad_vector_input_raises():
         vec.step(np.array([0, 7]))
     with pytest.raises(ValueError, match="2 integer actions"):
         vec.step(np.zeros(3, dtype=int))
+
+
+def test_disabled_mode_and_reset_mask():
+    vec = FlashCrashRegulatorVectorEnv(2, autoreset_mode="disabled", market={"length_s": 5})
+    assert vec.autoreset_mode == AutoresetMode.DISABLED
+    vec.reset(seed=0)
+    for _ in range(5):
+        _, _, term, _, _ = vec.step(np.zeros(2, dtype=int))
+    assert term.all()
+    with pytest.raises(RuntimeError, match="reset_mask"):
+        vec.step(np.zeros(2, dtype=int))
+    obs, info = vec.reset(seed=[9, None], options={"reset_mask": np.array([True, False])})
+    single = FlashCrashRegulatorEnv(market={"length_s": 5})
+    assert np.array_equal(obs[0], single.reset(seed=9)[0])
+    assert info["_mid"].tolist() == [True, False]
+    with pytest.raises(ValueError, match="reset_mask"):
+        vec.reset(options={"reset_mask": np.zeros(2, dtype=bool)})

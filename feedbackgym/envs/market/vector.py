@@ -14,7 +14,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ...config import override, to_dict
+from ...config import autoreset_mode_of, override, to_dict
 from .config import MarketConfig
 from .env import FlashCrashRegulatorEnv, build_reward
 from .episode import RegulatorEpisode
@@ -28,9 +28,12 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
 
     Gives the same observations, rewards, terminations and infos as ``num_envs`` single
     :class:`FlashCrashRegulatorEnv` seeded ``seed, seed+1, ...``, in Gymnasium's vector info layout
-    (arrays plus ``_key`` masks). ``autoreset_mode``: ``NEXT_STEP`` (Gymnasium's default) or
-    ``SAME_STEP`` (``info["final_obs"]`` / ``info["final_info"]`` hold the finished episode's
-    last observation and info — the form SB3's VecEnv expects).
+    (arrays plus ``_key`` masks). ``autoreset_mode`` (the enum or its name; readable back as
+    ``env.autoreset_mode``): ``NEXT_STEP`` (Gymnasium's default), ``SAME_STEP``
+    (``info["final_obs"]`` / ``info["final_info"]`` hold the finished episode's last observation
+    and info — the form SB3's VecEnv expects) or ``DISABLED`` (the caller resets finished
+    sub-envs with ``reset(options={"reset_mask": mask})``; stepping one before raises
+    ``RuntimeError``). ``reset_mask`` works in every mode: only the masked sub-envs restart.
     """
 
     def __init__(self, num_envs: int = 1, config: MarketConfig | dict | None = None,
@@ -38,9 +41,7 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
                  **overrides):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs: expected an integer >= 1, got {num_envs!r}")
-        mode = AutoresetMode(autoreset_mode) if isinstance(autoreset_mode, str) else autoreset_mode
-        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
-            raise ValueError(f"autoreset_mode: expected NEXT_STEP or SAME_STEP, got {autoreset_mode!r}")
+        mode = autoreset_mode_of(autoreset_mode)
         if render_mode is not None:
             raise ValueError("render_mode: the vector market env does not render; use the single env")
         self.num_envs = num_envs
@@ -66,6 +67,10 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         self._reward_sum = np.zeros(n)
         self._actions = np.zeros((n, len(ACTION_NAMES)), dtype=np.int64)
 
+    @property
+    def autoreset_mode(self) -> AutoresetMode:
+        return self.metadata["autoreset_mode"]
+
     def get_config(self) -> dict:
         return to_dict(self.config)
 
@@ -73,6 +78,10 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | list | None = None, options: dict | None = None):
         options = dict(options or {})
+        mask = _reset_mask(options.pop("reset_mask", None), self.num_envs)
+        if mask is not None and "config" in options:
+            raise ValueError("reset options 'config' and 'reset_mask' cannot be combined: a new config resets "
+                             "every sub-env")
         if "config" in options:
             cfg = override(self.config, options.pop("config"))
             if cfg.horizons_s != self.config.horizons_s or \
@@ -81,7 +90,7 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
                                  "(horizons_s, market.depth_levels)")
             self._configure(cfg)
         if options:
-            raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config")
+            raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, reset_mask")
         if seed is None:
             seeds = [None] * self.num_envs
         elif isinstance(seed, int):
@@ -90,14 +99,16 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
             seeds = list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"seed: expected an int or {self.num_envs} seeds, got {len(seeds)}")
-        for i, s in enumerate(seeds):
-            if s is not None or self._rngs[i] is None:
-                self._rngs[i], _ = seeding.np_random(s)
-        self._started = True
+        if mask is not None and not self._started:
+            raise RuntimeError("reset(options={'reset_mask': ...}) before the first full reset()")
+        chosen = range(self.num_envs) if mask is None else np.flatnonzero(mask).tolist()
         info: dict = {}
-        for i in range(self.num_envs):
+        for i in chosen:
+            if seeds[i] is not None or self._rngs[i] is None:
+                self._rngs[i], _ = seeding.np_random(seeds[i])
             info = self._add_info(info, self._reset_one(i), i)
-        self._needs_reset[:] = False
+            self._needs_reset[i] = False
+        self._started = True
         return self._obs.copy(), info
 
     def _reset_one(self, i: int) -> dict:
@@ -119,7 +130,11 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
             bad = int(a[(a < 0) | (a >= len(ACTION_NAMES))][0])
             raise ValueError(f"action {bad} is outside Discrete(5) (0..4: {', '.join(ACTION_NAMES)})")
         n = self.num_envs
-        same_step = self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+        mode = self.metadata["autoreset_mode"]
+        if mode == AutoresetMode.DISABLED and self._needs_reset.any():
+            raise RuntimeError(f"sub-env(s) {np.flatnonzero(self._needs_reset).tolist()} ended and autoreset_mode "
+                               "is DISABLED: reset them with reset(options={'reset_mask': mask}) before stepping")
+        same_step = mode == AutoresetMode.SAME_STEP
         comps = np.zeros((len(COMPONENTS), n))
         stepped = ~self._needs_reset
         terminated = np.zeros(n, dtype=bool)
@@ -186,3 +201,14 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs):
         pass
+
+
+def _reset_mask(mask, n: int) -> np.ndarray | None:
+    """``options["reset_mask"]`` checked as Gymnasium's vector envs check it."""
+    if mask is None:
+        return None
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (n,):
+        raise ValueError(f"reset option 'reset_mask': expected a numpy bool array of shape ({n},), got {mask!r}")
+    if not mask.any():
+        raise ValueError("reset option 'reset_mask': expected at least one true entry, got none")
+    return mask
