@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.feedbackgym-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: install test test-fast demo bench clean
+.PHONY: install test test-fast lint demo bench clean
 
 $(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "feedbackgym needs Python >= 3.10, found " + sys.version.split()[0])'
@@ -23,6 +23,11 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
+
+# ruff (pyflakes, bugbear, pyupgrade, complexity <= 15, lines <= 120) and mypy on the package
+lint: $(STAMP)
+	$(VENV)/bin/ruff check feedbackgym tests experiments
+	$(VENV)/bin/mypy
 
 # the inner loop: everything but the tests marked slow (full-split fidelity, training, subprocesses)
 test-fast: $(STAMP)
