@@ -6,4 +6,5 @@
 
 FAMILIES = (
     "feedbackgym.envs.abr.family:FAMILY",
+    "feedbackgym.envs.cluster.family:FAMILY",
 )

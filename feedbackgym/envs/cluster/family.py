@@ -1,0 +1,99 @@
+"""The cluster family's declaration: ``feedbackgym/ClusterRightsizing-v0`` (the family's defaults)
+and ``feedbackgym/ClusterAutoscaling-v0`` (its own :class:`~feedbackgym.family.EnvSpec`, declared
+in :mod:`.autoscaling_spec`). See :mod:`feedbackgym.family` for the contract.
+
+Metrics follow Autopilot (Rzadca et al., EuroSys 2020): per job-day, pooled over the set, so
+``memory_slack_mean`` is the mean over *all* job-days (a ratio of sums: slack summed over days /
+days), ``oom_per_task_day`` OOMs over task-days, not a mean of per-job ratios.
+"""
+
+from __future__ import annotations
+
+from ...family import EnvSpec, EveryItemOnce, Family, Median, Metric, Percentile, RatioOfSums, SeededEpisodes, Sum
+from .autoscaling_spec import AUTOSCALING, AUTOSCALING_REWARD_PRESETS
+from .engine import REWARD_COMPONENTS, REWARD_PRESETS
+
+_BASE = "feedbackgym.agents.baselines.cluster.rightsizing"
+
+METRICS = (
+    Metric("memory_slack_mean", RatioOfSums("memory_slack_day_sum", "job_days"),
+           "relative memory slack (mean limit - p95 of window peaks) / mean limit, mean over job-days",
+           higher_is_better=False),
+    Metric("memory_slack_median", Median(),
+           "median over jobs of each job's median job-day memory slack", higher_is_better=False),
+    Metric("cpu_slack_mean", RatioOfSums("cpu_slack_day_sum", "job_days"),
+           "relative CPU slack (mean limit - p95 demand) / mean limit, mean over job-days", higher_is_better=False),
+    Metric("oom_per_task_day", RatioOfSums("ooms", "task_days"),
+           "OOM kills per task-day, pooled over the set", higher_is_better=False),
+    Metric("oom_free_day_fraction", RatioOfSums("oom_free_days", "job_days"),
+           "fraction of job-days without an OOM", higher_is_better=True),
+    Metric("throttled_fraction", RatioOfSums("throttled_core_s", "cpu_demand_core_s"),
+           "CPU demand throttled in its window / demand, pooled", higher_is_better=False),
+    Metric("limit_changes_per_day_p50", Median(),
+           "median over jobs of each job's median limit changes per day", higher_is_better=False),
+    Metric("limit_changes_per_day_p99", Percentile(99.0, source="limit_changes_per_day_p99"),
+           "p99 over jobs of each job's p99 limit changes per day (pooled job-day percentiles are in "
+           "the experiment tables)", higher_is_better=False),
+    Metric("slack_new_jobs", RatioOfSums("new_job_slack_day_sum", "new_job_days"),
+           "memory slack of job-days 0-1 (no history yet)", higher_is_better=False),
+    Metric("slack_established_jobs", RatioOfSums("established_slack_day_sum", "established_days"),
+           "memory slack of job-days 7+ (NaN when no episode lasts 8 days)", higher_is_better=False),
+    Metric("machine_hours_saved", Sum(),
+           "memory (request - limit) x tasks vs static, in reference-machine hours", higher_is_better=True),
+    Metric("slo_violation_minutes", Sum(), "serving jobs' SLO-violation minutes, total", higher_is_better=False),
+)
+
+BASELINES = {
+    "static": (f"{_BASE}:Static", {}, "the user's request as the limit (no rightsizing)"),
+    "vpa": (f"{_BASE}:Vpa", {}, "Kubernetes VPA recommender, exact defaults: p90 target x 1.15 of a 24 h-half-life "
+                                "histogram, memory peaks per 24 h over 8 days, OOM bump max(+100 MiB, 1.2x), "
+                                "floors 25 mCPU / 250 MiB, updater outside [p50, p95] bounds or >= 10% drift"),
+    "autopilot_window": (f"{_BASE}:AutopilotWindow", {},
+                         "Autopilot moving window: memory p98/peak/max(p60, 0.5 peak) by OOM tolerance of a 48 h "
+                         "half-life histogram, CPU p95 (serving) or mean (batch) of 12 h, +15% margin, max over "
+                         "the last hour"),
+    "autopilot_ml": (f"{_BASE}:AutopilotMl", {},
+                     "Autopilot ML recommender (eqs. 4-9): ensemble of (decay, margin) models minimising "
+                     "w_o overrun + w_u underrun + w_dL change, weights calibrated on 'train'"),
+    "forecast": (f"{_BASE}:Forecast", {},
+                 "online quantile regression (pinball loss, q 0.995) of the next hour's memory peak on time "
+                 "and history features, + 5% margin"),
+    "oracle": (f"{_BASE}:Oracle", {}, "hindsight: the next window's peak x 1.001 with at most 7 changes a day "
+                                      "(reads the future; a lower bound on slack at zero OOMs)"),
+}
+
+RIGHTSIZING = EnvSpec(
+    "feedbackgym/ClusterRightsizing-v0",
+    entry_point="feedbackgym.envs.cluster.env:ClusterRightsizingEnv",
+    vector_entry_point="feedbackgym.envs.cluster.vector:ClusterRightsizingVectorEnv",
+    config_class="feedbackgym.envs.cluster.config:RightsizingConfig",
+    description="Rightsizing: set a job's memory and CPU limits every 5 minutes from its usage (Autopilot/VPA) "
+                "on real Bitbrains requested-vs-used traces; OOM kills, throttling, limit-change evictions",
+)
+
+FAMILY = Family(
+    name="cluster",
+    description="cluster resource prediction: vertical rightsizing (Autopilot/VPA) and horizontal autoscaling",
+    # The test protocol: every job of the test split once, whole trace, no history.
+    protocol={"workloads": "test", "job_order": "sequential", "random_start": False, "episode_days": None},
+    episode_plan=EveryItemOnce("num_jobs", "job_index", fallback=SeededEpisodes(10)),
+    label_key="job_name",
+    label_field="job",
+    id_keys=("job_index",),
+    data_field="workloads",
+    data_sets=("train", "test", "all", "synthetic"),
+    metrics=METRICS,
+    headline="memory_slack_mean",
+    table_columns=("memory_slack_mean", "oom_per_task_day", "oom_free_day_fraction", "cpu_slack_mean",
+                   "throttled_fraction", "limit_changes_per_day_p99", "slack_new_jobs"),
+    reference_policy=None,
+    baselines=BASELINES,
+    reward_components=REWARD_COMPONENTS,
+    reward_presets={**REWARD_PRESETS, **AUTOSCALING_REWARD_PRESETS},
+    test_kwargs={"episode_days": 0.5},
+    test_variants=({}, {"memory_peak_model": "average", "restart_windows": 0, "lost_work_windows": 0,
+                        "eviction_probability": 0.0, "throttle_backlog": False},
+                   {"workloads": "synthetic", "synthetic_count": 6, "synthetic_days": 1.0, "episode_days": 0.4,
+                    "eviction_probability": 0.5, "restart_windows": 3, "reward": "autopilot_cost"}),
+    envs=[RIGHTSIZING, AUTOSCALING],
+)

@@ -1,0 +1,340 @@
+"""Rightsizing simulation core: N jobs stepped together in 5-minute windows (no gymnasium).
+
+The single env runs it with N = 1 and the vectorised twin with N = num_envs; the same elementwise
+numpy code runs in both, which is what makes the twin bit-identical.
+
+One window of one job (per task; a job's ``tasks`` tasks share its usage and its limits):
+
+1. **Limits.** The policy's memory and CPU limits apply for the window. A limit *increase*
+   forces a reschedule with probability ``eviction_probability`` (the task is down
+   ``restart_windows`` windows, Borg's cost of growing a task that no longer fits its machine).
+2. **Memory.** The window's peak is the trace's average through the configured peak model
+   (Bitbrains records 5-minute *averages*; see :class:`~.config.RightsizingConfig`). A peak
+   above the limit is an OOM kill: the usage seen is truncated at the limit, the task is down
+   for ``restart_windows`` windows (no usage, SLO minutes for serving jobs), batch jobs lose
+   ``lost_work_windows`` windows of CPU work; then the trace resumes.
+3. **CPU.** Demand above the limit is throttled. Batch work queues as backlog (served later when
+   the limit allows), serving requests beyond the window time out; a serving window with more
+   than ``slo_throttle_fraction`` of its demand throttled counts 5 SLO-violation minutes.
+4. **Signals.** The window's observed memory peak and served CPU (what a node agent measures:
+   throttled CPU shows as usage at the limit) enter decayed histograms at three half-lives
+   (Autopilot's moving-window statistics) and a one-hour ring buffer.
+
+Per-episode randomness (evictions) comes from a counter-based hash of a key drawn at reset and
+the window index, so no per-step generator calls are needed and batching cannot change it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .workloads import WINDOW_S, WINDOWS_PER_DAY, Workload
+
+#: histogram buckets (log-spaced, relative to the job's request at episode start)
+BUCKETS = 96
+BUCKET_GROWTH = 1.1
+BUCKET_FIRST = 2.0 ** -10
+#: half-lives of the observation histograms, in windows: 2 h, 12 h (Autopilot CPU), 48 h (memory)
+HALF_LIVES = (24, 144, 576)
+QUANTILES = (0.5, 0.9, 0.95, 0.98)
+RECENT_WINDOWS = 12            # one hour
+RECENT_DECAY_HALF_LIFE = 288   # OOM / throttle counters: one-day half-life
+LOG2_LOW, LOG2_HIGH = -12.0, 6.0
+MAX_TASKS_PER_JOB = 1_000_000
+
+_LOG_GROWTH = math.log(BUCKET_GROWTH)
+_LOG2_EDGES = math.log2(BUCKET_FIRST) + np.arange(1, BUCKETS + 1) * math.log2(BUCKET_GROWTH)
+
+
+def bucket_upper_edges() -> np.ndarray:
+    """Upper edge of every bucket, relative to the scale (the value a quantile reports)."""
+    return np.exp2(_LOG2_EDGES)
+
+
+# ---------------------------------------------------------------------------------- job table
+
+
+@dataclass(frozen=True, eq=False)
+class JobTable:
+    """Every job of a workload set concatenated, with the peak model applied once."""
+
+    names: tuple
+    offsets: np.ndarray        # (J,) first row of each job
+    lengths: np.ndarray        # (J,)
+    timestamps_s: np.ndarray   # (R,)
+    memory_avg_mib: np.ndarray
+    memory_peak_mib: np.ndarray
+    memory_request_mib: np.ndarray
+    cpu_demand_cores: np.ndarray
+    cpu_request_cores: np.ndarray
+    serving: np.ndarray        # (J,) bool
+    tolerance: np.ndarray      # (J,) 0 minimal, 1 low, 2 intermediate
+    tasks: np.ndarray          # (J,) int
+    workloads: tuple
+
+    def __len__(self):
+        return len(self.names)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser on uint64 arrays (wrapping arithmetic)."""
+    x = (x + np.uint64(0x9E3779B97F4A7C15)).astype(np.uint64)
+    x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)).astype(np.uint64)
+    x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)).astype(np.uint64)
+    return x ^ (x >> np.uint64(31))
+
+
+def uniform_hash(key: np.ndarray, counter: np.ndarray) -> np.ndarray:
+    """Uniform [0, 1) numbers from (key, counter) pairs: the same for any batching."""
+    with np.errstate(over="ignore"):
+        x = _splitmix64(key.astype(np.uint64) ^ _splitmix64(counter.astype(np.uint64)))
+    return (x >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def peak_model(w: Workload, model: str, ratio: float, sigma: float, seed: int, job_index: int) -> np.ndarray:
+    """The window peak memory of ``w`` under the configured model (see the config's docs)."""
+    avg = w.memory_usage_mib
+    if model == "average":
+        return avg.copy()
+    if model == "trace":
+        if w.memory_peak_mib is None:
+            raise ValueError(f"memory_peak_model='trace': workload {w.name!r} ({w.source}) records no window "
+                             "peaks (Bitbrains holds 5-minute averages); use 'ratio' or 'lognormal'")
+        return np.maximum(w.memory_peak_mib, avg)
+    out = avg * (1.0 + ratio)
+    if model == "lognormal" and sigma > 0:
+        z = np.random.default_rng([seed, job_index]).standard_normal(len(avg))
+        out = out * np.exp(sigma * np.abs(z))
+    return out
+
+
+def build_table(workloads, model: str, ratio: float, sigma: float, seed: int) -> JobTable:
+    peaks = [peak_model(w, model, ratio, sigma, seed, j) for j, w in enumerate(workloads)]
+    lengths = np.asarray([len(w) for w in workloads], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    cat = lambda f: np.concatenate([getattr(w, f) for w in workloads])  # noqa: E731
+    tol = {"minimal": 0, "low": 1, "intermediate": 2}
+    return JobTable(
+        names=tuple(w.name for w in workloads), offsets=offsets, lengths=lengths,
+        timestamps_s=cat("timestamps_s"), memory_avg_mib=cat("memory_usage_mib"),
+        memory_peak_mib=np.concatenate(peaks), memory_request_mib=cat("memory_request_mib"),
+        cpu_demand_cores=cat("cpu_usage_cores"), cpu_request_cores=cat("cpu_request_cores"),
+        serving=np.asarray([w.job_class == "serving" for w in workloads]),
+        tolerance=np.asarray([tol[w.oom_tolerance] for w in workloads], dtype=np.int64),
+        tasks=np.asarray([min(int(w.tasks), MAX_TASKS_PER_JOB) for w in workloads], dtype=np.int64),
+        workloads=tuple(workloads))
+
+
+# ------------------------------------------------------------------------------- the core
+
+
+class RightsizingCore:
+    """State of ``n`` jobs and the window physics. Arrays are per job slot (axis 0)."""
+
+    def __init__(self, table: JobTable, cfg, n: int, max_days: int):
+        self.table, self.cfg, self.n = table, cfg, n
+        self.max_days = max_days
+        H = len(HALF_LIVES)
+        self.decay = np.exp2(-1.0 / np.asarray(HALF_LIVES + HALF_LIVES, dtype=np.float64))[None, :, None]
+        self.recent_decay = 2.0 ** (-1.0 / RECENT_DECAY_HALF_LIFE)
+        self.hist = np.zeros((n, 2 * H, BUCKETS))          # rows 0..H-1 memory, H..2H-1 CPU
+        self.recent = np.zeros((n, 2, RECENT_WINDOWS))      # ring buffers of observed memory, CPU
+        i64, f64 = np.int64, np.float64
+        z = lambda dt=f64: np.zeros(n, dtype=dt)  # noqa: E731
+        self.job, self.pos, self.t, self.length, self.start_row = z(i64), z(i64), z(i64), z(i64), z(i64)
+        self.key = np.zeros(n, dtype=np.uint64)
+        self.mem_limit, self.cpu_limit = z(), z()
+        self.mem_scale, self.cpu_scale = np.ones(n), np.ones(n)
+        self.down = z(i64)                 # windows left down
+        self.backlog_core_s = z()
+        self.since_restart = z(i64)
+        self.since_change = z(i64)
+        self.oom_recent, self.throttle_recent = z(), z()
+        self.serving, self.tolerance, self.tasks = np.zeros(n, dtype=bool), z(i64), np.ones(n, dtype=i64)
+        self.last_mem_obs, self.last_cpu_obs = z(), z()
+        D = max_days
+        self.day_mem_limit = np.zeros((n, D))
+        self.day_cpu_limit = np.zeros((n, D))
+        self.day_windows = np.zeros((n, D), dtype=i64)
+        self.day_ooms = np.zeros((n, D), dtype=i64)
+        self.day_changes = np.zeros((n, D), dtype=i64)
+        self.day_mem_request = np.zeros((n, D))
+        self.totals = {k: z() for k in ("ooms", "evictions", "throttled_core_s", "cpu_demand_core_s",
+                                        "slo_violation_minutes", "lost_work_core_s", "mem_saved_mib_windows",
+                                        "mem_changes", "cpu_changes")}
+
+    # ---------------------------------------------------------------------------- episodes
+
+    def start(self, idx: np.ndarray, job: np.ndarray, row: np.ndarray, length: np.ndarray, key: np.ndarray):
+        """Begin episodes in slots ``idx``: job ``job`` from its row ``row`` for ``length`` windows.
+        Limits start at the request; nothing is known of the job (no history)."""
+        tb = self.table
+        self.job[idx], self.start_row[idx], self.length[idx], self.key[idx] = job, row, length, key
+        pos = tb.offsets[job] + row
+        self.pos[idx], self.t[idx] = pos, 0
+        self.mem_limit[idx] = tb.memory_request_mib[pos]
+        self.cpu_limit[idx] = tb.cpu_request_cores[pos]
+        self.mem_scale[idx] = np.maximum(tb.memory_request_mib[pos], 1e-9)
+        self.cpu_scale[idx] = np.maximum(tb.cpu_request_cores[pos], 1e-9)
+        self.serving[idx], self.tolerance[idx], self.tasks[idx] = tb.serving[job], tb.tolerance[job], tb.tasks[job]
+        for a in (self.down, self.since_restart, self.since_change):
+            a[idx] = 0
+        for a in (self.backlog_core_s, self.oom_recent, self.throttle_recent, self.last_mem_obs, self.last_cpu_obs):
+            a[idx] = 0.0
+        self.hist[idx] = 0.0
+        self.recent[idx] = 0.0
+        for a in (self.day_mem_limit, self.day_cpu_limit, self.day_windows, self.day_ooms, self.day_changes,
+                  self.day_mem_request):
+            a[idx] = 0
+        for a in self.totals.values():
+            a[idx] = 0.0
+
+    # ------------------------------------------------------------------------------- window
+
+    def window(self, idx, mem_limit, cpu_limit) -> dict:
+        """Play one window in slots ``idx`` (None: all) with the given limits; returns per-slot arrays."""
+        s = slice(None) if idx is None else idx
+        cfg, tb = self.cfg, self.table
+        pos, t = self.pos[s], self.t[s]
+        old_mem, old_cpu = self.mem_limit[s], self.cpu_limit[s]
+        mem_changed = mem_limit != old_mem
+        cpu_changed = cpu_limit != old_cpu
+        increased = (mem_limit > old_mem) | (cpu_limit > old_cpu)
+        down = self.down[s]
+        tasks = self.tasks[s].astype(np.float64)
+        serving = self.serving[s]
+        if cfg.eviction_probability > 0:
+            u = uniform_hash(self.key[s], t)
+            evicted = increased & (down == 0) & (u < cfg.eviction_probability)
+        else:
+            evicted = np.zeros(len(pos), dtype=bool)
+        down = np.where(evicted, max(cfg.restart_windows, 0), down)
+        running = down == 0
+        down_now = ~running
+        # memory
+        peak = tb.memory_peak_mib[pos]
+        oom = running & (peak > mem_limit)
+        mem_obs = np.where(running, np.minimum(peak, mem_limit), 0.0)
+        # CPU
+        demand = tb.cpu_demand_cores[pos]
+        backlog = self.backlog_core_s[s]
+        need = demand + backlog / WINDOW_S
+        served = np.where(running, np.minimum(need, cpu_limit), 0.0)
+        throttled_cores = np.maximum(demand - served, 0.0)
+        throttled_core_s = throttled_cores * WINDOW_S
+        queue = (~serving) & cfg.throttle_backlog
+        new_backlog = np.where(queue, (need - served) * WINDOW_S, 0.0)
+        # lost work of batch jobs killed this window
+        killed = oom | evicted
+        lost = np.where(killed & ~serving,
+                        np.minimum(self.since_restart[s], cfg.lost_work_windows) * demand * WINDOW_S, 0.0)
+        new_backlog = new_backlog + np.where(queue, lost, 0.0)
+        throttled_frac = np.where(demand > 0, throttled_cores / np.where(demand > 0, demand, 1.0), 0.0)
+        slo = np.where(serving & (down_now | oom | (throttled_frac > cfg.slo_throttle_fraction)), WINDOW_S / 60.0, 0.0)
+        # state updates
+        self.backlog_core_s[s] = new_backlog
+        nd = np.where(down_now, down - 1, 0)
+        nd = np.where(oom, cfg.restart_windows, nd)
+        self.down[s] = nd
+        self.since_restart[s] = np.where(killed, 0, np.where(running, self.since_restart[s] + 1, 0))
+        changed = mem_changed | cpu_changed
+        self.since_change[s] = np.where(changed, 0, self.since_change[s] + 1)
+        self.mem_limit[s], self.cpu_limit[s] = mem_limit, cpu_limit
+        rd = self.recent_decay
+        self.oom_recent[s] = self.oom_recent[s] * rd + oom
+        self.throttle_recent[s] = self.throttle_recent[s] * rd + (throttled_frac > cfg.slo_throttle_fraction)
+        cpu_obs = served
+        self.last_mem_obs[s], self.last_cpu_obs[s] = mem_obs, cpu_obs
+        self._observe(s, running, mem_obs, cpu_obs, t)
+        # accounting per job-day
+        day = np.minimum(t // WINDOWS_PER_DAY, self.max_days - 1)
+        rows = np.arange(self.n)[s]
+        self.day_mem_limit[rows, day] += mem_limit
+        self.day_cpu_limit[rows, day] += cpu_limit
+        self.day_windows[rows, day] += 1
+        self.day_ooms[rows, day] += oom * self.tasks[s]
+        self.day_changes[rows, day] += changed
+        mem_request = tb.memory_request_mib[pos]
+        self.day_mem_request[rows, day] += mem_request
+        tot = self.totals
+        tot["ooms"][s] += oom * tasks
+        tot["evictions"][s] += evicted * tasks
+        tot["throttled_core_s"][s] += throttled_core_s * tasks
+        tot["cpu_demand_core_s"][s] += demand * WINDOW_S * tasks
+        tot["slo_violation_minutes"][s] += slo
+        tot["lost_work_core_s"][s] += lost * tasks
+        tot["mem_saved_mib_windows"][s] += (mem_request - mem_limit) * tasks
+        tot["mem_changes"][s] += mem_changed
+        tot["cpu_changes"][s] += cpu_changed
+        self.pos[s] = pos + 1
+        self.t[s] = t + 1
+        mem_slack = np.where(running & (mem_limit > peak), (mem_limit - peak) / np.maximum(mem_limit, 1e-12), 0.0)
+        cpu_slack = np.where(running & (cpu_limit > demand), (cpu_limit - demand) / np.maximum(cpu_limit, 1e-12), 0.0)
+        hours = WINDOW_S / 3600.0
+        return {
+            "memory_slack_fraction": mem_slack,
+            "memory_overrun": oom.astype(np.float64),
+            "oom_kills": oom * tasks,
+            "memory_limit_change": mem_changed.astype(np.float64),
+            "cpu_slack_fraction": cpu_slack,
+            "throttled_fraction": throttled_frac,
+            "cpu_limit_change": cpu_changed.astype(np.float64),
+            "slo_violation_minutes": slo,
+            "evictions": evicted * tasks,
+            "lost_work_core_s": lost * tasks,
+            "memory_slack_machine_hours": np.maximum(mem_limit - peak, 0.0) * tasks / cfg.machine_memory_mib * hours,
+            "cpu_slack_machine_hours": np.maximum(cpu_limit - demand, 0.0) * tasks / cfg.machine_cores * hours,
+            # not reward components, the window's physical state
+            "_peak": peak, "_demand": demand, "_served": served, "_running": running, "_pos": pos,
+        }
+
+    def _observe(self, s, running, mem_obs, cpu_obs, t):
+        H = len(HALF_LIVES)
+        hist = self.hist[s] if not isinstance(s, slice) else self.hist
+        hist *= self.decay
+        k_mem = _bucket(mem_obs / self.mem_scale[s])
+        k_cpu = _bucket(cpu_obs / self.cpu_scale[s])
+        w = running.astype(np.float64)
+        r = np.arange(len(k_mem))
+        for h in range(H):
+            hist[r, h, k_mem] += w
+            hist[r, H + h, k_cpu] += w
+        if not isinstance(s, slice):
+            self.hist[s] = hist
+        slot = t % RECENT_WINDOWS
+        rows = np.arange(self.n)[s]
+        self.recent[rows, 0, slot] = mem_obs
+        self.recent[rows, 1, slot] = cpu_obs
+
+    # ---------------------------------------------------------------------------- statistics
+
+    def quantile_buckets(self, s=slice(None)) -> np.ndarray:
+        """(n, 2H, len(QUANTILES) + 1) bucket index of p50, p90, p95, p98 and the decayed max
+        (highest bucket holding at least 1% of a fresh sample's weight) of every histogram."""
+        hist = self.hist[s]
+        c = np.cumsum(hist, axis=2)
+        total = c[:, :, -1:]
+        q = np.asarray(QUANTILES)[None, None, :, None] * total[:, :, :, None]
+        k = (c[:, :, None, :] < q).sum(axis=3)
+        present = hist > 0.01
+        top = BUCKETS - 1 - np.argmax(present[:, :, ::-1], axis=2)
+        top = np.where(present.any(axis=2), top, 0)
+        return np.concatenate([np.minimum(k, BUCKETS - 1), top[:, :, None]], axis=2)
+
+    def recent_max(self, s=slice(None)) -> np.ndarray:
+        """(n, 2) maximum observed memory (MiB) and CPU (cores) over the last hour."""
+        return self.recent[s].max(axis=2)
+
+
+def _bucket(ratio: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        k = np.floor(np.log(np.maximum(ratio, 1e-300) / BUCKET_FIRST) / _LOG_GROWTH)
+    return np.clip(k, 0, BUCKETS - 1).astype(np.int64)
+
+
+def log2_edges(k: np.ndarray) -> np.ndarray:
+    """log2 of the (relative) upper edge of buckets ``k``."""
+    return _LOG2_EDGES[k]

@@ -1,0 +1,225 @@
+"""Numpy-batched vector twin of :class:`~feedbackgym.envs.cluster.env.ClusterRightsizingEnv`."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from ...config import override, to_dict
+from .config import RightsizingConfig
+from .engine import N_ACTIONS, REWARD_COMPONENTS, Engine, Setup, build, draw_episode
+
+
+class ClusterRightsizingVectorEnv(VectorEnv):
+    """``num_envs`` rightsizing envs stepped together: the single env's engine over N slots.
+
+    Same observations, rewards, ends and infos as ``num_envs`` single envs seeded
+    ``seed, seed+1, ...``, in Gymnasium's vector info layout (arrays plus ``_key`` masks). Each
+    sub-env draws its episodes (job, start, eviction key) from its own generator, as the single
+    env does. ``autoreset_mode``: ``NEXT_STEP`` (Gymnasium's default) or ``SAME_STEP`` (reset
+    within the step; ``final_obs``/``final_info`` hold the finished episode, as SB3 expects).
+    Actions are integers of ``Discrete(40)``; limit actions (mappings) are for the single env.
+    """
+
+    def __init__(self, num_envs: int = 1, config: RightsizingConfig | dict | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, render_mode: str | None = None,
+                 **overrides):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs: expected an integer >= 1, got {num_envs!r}")
+        mode = AutoresetMode(autoreset_mode) if isinstance(autoreset_mode, str) else autoreset_mode
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(f"autoreset_mode: expected NEXT_STEP or SAME_STEP, got {autoreset_mode!r}")
+        if render_mode is not None:
+            raise ValueError("render_mode: the vector rightsizing env does not render; use the single env")
+        self.num_envs = num_envs
+        self.render_mode = None
+        self.metadata = {"autoreset_mode": mode}
+        base = config if isinstance(config, RightsizingConfig) else override(RightsizingConfig(), config)
+        self._configure(build(override(base, overrides)))
+        self.single_action_space = self.setup.action_space
+        self.single_observation_space = self.setup.observation_space
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self._rngs: list = [None] * num_envs
+        self._next_job = np.zeros(num_envs, dtype=np.int64)
+        self._needs_reset = np.zeros(num_envs, dtype=bool)
+        self._started = False
+
+    def _configure(self, setup: Setup) -> None:
+        self.setup, self.config = setup, setup.config
+        self.engine = Engine(setup, self.num_envs)
+        self._all = np.ones(self.num_envs, dtype=bool)
+
+    @property
+    def num_jobs(self) -> int:
+        return len(self.setup.table)
+
+    def get_config(self) -> dict:
+        return to_dict(self.config)
+
+    # ------------------------------------------------------------------------------- reset
+
+    def reset(self, *, seed=None, options: dict | None = None):
+        options = dict(options or {})
+        if "config" in options:
+            self._configure(build(override(self.config, options.pop("config"))))
+        if options:
+            raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config")
+        if seed is None:
+            seeds = [None] * self.num_envs
+        elif isinstance(seed, int):
+            seeds = [seed + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"seed: expected an int or {self.num_envs} seeds, got {len(seeds)}")
+        for i, s in enumerate(seeds):
+            if s is not None or self._rngs[i] is None:
+                self._rngs[i], _ = seeding.np_random(s)
+        self._started = True
+        info = self._reset_envs(np.arange(self.num_envs))
+        self._needs_reset[:] = False
+        return self.engine.obs.copy(), info
+
+    def _reset_envs(self, idx: np.ndarray) -> dict:
+        draws = []
+        for i in idx:
+            d = draw_episode(self.setup, self._rngs[i], None, int(self._next_job[i]))
+            self._next_job[i] = d[0] + 1
+            draws.append(d)
+        out = self.engine.start(idx, draws)
+        n = self.num_envs
+        mask = _mask(idx, n)
+        names = np.full(n, None, dtype=object)
+        start, windows = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        for i, d in zip(idx, draws):
+            names[i], start[i], windows[i] = self.setup.table.names[d[0]], d[1], d[2]
+        info = {"job_name": names, "_job_name": mask, "start_window": start, "_start_window": mask,
+                "episode_windows": windows, "_episode_windows": mask}
+        info.update(self._info(idx, out))
+        return info
+
+    # -------------------------------------------------------------------------------- step
+
+    def step(self, actions):
+        if not self._started:
+            raise RuntimeError("ClusterRightsizingVectorEnv.step() called before reset()")
+        a = np.asarray(actions)
+        if a.shape != (self.num_envs,) or not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"actions: expected {self.num_envs} integers in Discrete({N_ACTIONS}), got {actions!r}")
+        if a.min() < 0 or a.max() >= N_ACTIONS:
+            bad = int(a[(a < 0) | (a >= N_ACTIONS)][0])
+            raise ValueError(f"action {bad} is outside Discrete({N_ACTIONS}) (0..{N_ACTIONS - 1})")
+        n = self.num_envs
+        resetting = self._needs_reset
+        idx = None if not resetting.any() else np.flatnonzero(~resetting)
+        rewards = np.zeros(n)
+        terminated = np.zeros(n, dtype=bool)
+        truncated = np.zeros(n, dtype=bool)
+        info: dict = {}
+        if idx is None or len(idx):
+            r, term, trunc, info = self._step_envs(a if idx is None else a[idx], idx)
+            sel = slice(None) if idx is None else idx
+            rewards[sel], terminated[sel], truncated[sel] = r, term, trunc
+        if idx is not None:
+            info = _merge(info, self._reset_envs(np.flatnonzero(resetting)))
+        obs = self.engine.obs.copy()
+        done = terminated | truncated
+        if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
+            self._needs_reset = done.copy()
+        elif done.any():
+            d = np.flatnonzero(done)
+            final_obs = np.full(n, None, dtype=object)
+            for i in d:
+                final_obs[i] = obs[i]
+            final_info = info
+            info = self._reset_envs(d)
+            info.update({"final_obs": final_obs, "_final_obs": done.copy(),
+                         "final_info": final_info, "_final_info": done.copy()})
+            obs = self.engine.obs.copy()
+        return obs, rewards, terminated, truncated, info
+
+    def _step_envs(self, a: np.ndarray, idx):
+        eng, n = self.engine, self.num_envs
+        sel = slice(None) if idx is None else idx
+        mem, cpu, mem_t = eng.limits_from_actions(sel, a)
+        reward, term, trunc, out = eng.step(idx, mem, cpu, mem_t)
+        comps = {k: out[k] for k in REWARD_COMPONENTS}
+        if reward is None:
+            reward = np.asarray(self.setup.reward_fn(comps), dtype=np.float64)
+            if reward.shape != a.shape or not np.all(np.isfinite(reward)):
+                raise ValueError(f"reward function {self.setup.reward_fn!r} must return {len(a)} finite values for "
+                                 f"array components, got {reward!r}")
+        eng.reward_acc[sel] += reward
+        info = self._info(idx, out)
+        m = self._all if idx is None else _mask(idx, n)
+        info["reward_components"] = {k: _spread(v, idx, n) for k, v in comps.items()}
+        info["reward_components"].update({"_" + k: m for k in comps})
+        info["_reward_components"] = m
+        ended = term | trunc
+        if ended.any():
+            done = np.zeros(n, dtype=bool)
+            done[sel] = ended
+            metrics = {}
+            records = {int(i): eng.episode_metrics(int(i)) for i in np.flatnonzero(done)}
+            keys = next(iter(records.values())).keys()
+            for k in keys:
+                vals = [records[i][k] for i in records]
+                dtype = object if isinstance(vals[0], str) else np.asarray(vals).dtype
+                full = np.zeros(n, dtype=dtype) if dtype is not object else np.full(n, None, dtype=object)
+                for i, v in zip(records, vals):
+                    full[i] = v
+                metrics[k], metrics["_" + k] = full, done
+            info["episode_metrics"], info["_episode_metrics"] = metrics, done
+        return reward, term, trunc, info
+
+    def _info(self, idx, out) -> dict:
+        n = self.num_envs
+        sel = slice(None) if idx is None else idx
+        vals = self.engine.step_info(sel, out)
+        m = self._all if idx is None else _mask(idx, n)
+        info = {}
+        for k, v in vals.items():
+            info[k], info["_" + k] = _spread(np.asarray(v), idx, n), m
+        return info
+
+    def close_extras(self, **kwargs):
+        pass
+
+
+def _mask(idx, n) -> np.ndarray:
+    m = np.zeros(n, dtype=bool)
+    m[idx] = True
+    return m
+
+
+def _spread(v: np.ndarray, idx, n: int) -> np.ndarray:
+    if idx is None:
+        return v
+    full = np.zeros((n,) + v.shape[1:], dtype=v.dtype)
+    full[idx] = v
+    return full
+
+
+def _merge(a: dict, b: dict) -> dict:
+    """Merge vector info ``b`` into ``a`` (Gymnasium's layout: ``key`` arrays with ``_key`` masks)."""
+    out = dict(a)
+    for key, v in b.items():
+        if key.startswith("_"):
+            continue
+        mask = b["_" + key]
+        if key not in out:
+            out[key], out["_" + key] = v, mask
+            continue
+        if isinstance(v, dict):
+            out[key] = _merge(out[key], v)
+        else:
+            merged = out[key].astype(np.result_type(out[key].dtype, v.dtype), copy=True)
+            merged[mask] = v[mask]
+            out[key] = merged
+        out["_" + key] = out["_" + key] | mask
+    return out
