@@ -76,7 +76,8 @@ class BenchResult:
 
     def to_json(self) -> dict:
         return {"env_id": self.env_id, "env_kwargs": self.env_kwargs, "seed": self.seed,
-                "repeats": self.repeats, "min_seconds": self.min_seconds, "command": self.command, "machine": self.machine,
+                "repeats": self.repeats, "min_seconds": self.min_seconds, "command": self.command,
+                "machine": self.machine,
                 "twin_vs_sync_ratio": self.twin_vs_sync, "rows": [asdict(r) for r in self.rows]}
 
     def table_rows(self) -> list[list[str]]:
@@ -97,12 +98,13 @@ class BenchResult:
         lines += ["| " + " | ".join(self.HEADER) + " |", "|---|" + "---:|" * (len(self.HEADER) - 1)]
         lines += ["| " + " | ".join(r) + " |" for r in self.table_rows()]
         ratio = self.twin_vs_sync
-        if ratio is not None:
-            twin, sync = self.row(TWIN), self.row(SYNC)
+        twin, sync = self.row(TWIN), self.row(SYNC)
+        if ratio is not None and twin is not None and sync is not None:
             lines += ["", f"Vectorised twin (N={twin.num_envs}) / Gymnasium SyncVectorEnv (N={sync.num_envs}): "
                           f"**{ratio:.1f}x** steps/s, measured in the same run."]
         m = self.machine
-        lines += ["", f"Best of {self.repeats} repeat(s) per measurement (each at least {self.min_seconds:g} s of stepping) "
+        lines += ["", f"Best of {self.repeats} repeat(s) per measurement "
+                      f"(each at least {self.min_seconds:g} s of stepping) "
                       "after an untimed warm-up; random actions "
                       f"from `numpy.random.default_rng({self.seed})`; episodes reset when they end (vector envs: "
                       "Gymnasium's NEXT_STEP autoreset, a batched step counts `num_envs` env steps). "

@@ -3,8 +3,9 @@
 Importing :mod:`feedbackgym` runs :func:`register_envs`, so ``gym.make("feedbackgym:feedbackgym/<Name>-v0")``
 works in any fresh process (Gymnasium imports the module before the ``:``), including
 ``SubprocVecEnv`` children started with spawn or forkserver and RLlib env runners. Each family
-module holds one :class:`feedbackgym.family.Family`, listed in ``feedbackgym.envs.FAMILIES``; a user's own family registers
-itself with :func:`feedbackgym.family.register_family` from its own package.
+module holds one :class:`feedbackgym.family.Family`, listed in ``feedbackgym.envs.FAMILIES``; a
+user's own family registers itself with :func:`feedbackgym.family.register_family` from its own
+package.
 """
 
 from __future__ import annotations

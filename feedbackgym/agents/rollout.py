@@ -10,7 +10,8 @@ actions: actions are passed to the env as the policy returns them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class RecordKeys:
     label_field: str = "label"      # record key it is stored under
 
     @classmethod
-    def of(cls, env_id: str | None) -> "RecordKeys":
+    def of(cls, env_id: str | None) -> RecordKeys:
         if env_id is None:
             return cls()
         s = spec(env_id)
