@@ -14,6 +14,7 @@ calls ``sys.exit(main())``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shlex
@@ -117,6 +118,9 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
                    help="episodes to play (default: the family's test protocol, e.g. every item of a data set "
                         "once, or a fixed number of seeded episodes)")
     p.add_argument("--seed", type=_int, default=0, metavar="S", help="seed of the first episode (default 0)")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="write each policy as a TensorBoard run DIR/<policy>: per-episode KPIs as scalars and "
+                        "histograms, the aggregate as HParams metrics (compare: also the plot as an image)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -326,6 +330,11 @@ def cmd_evaluate(args) -> int:
         _writing("--out", args.out, lambda: write_json(result, args.out))
     if args.trajectory:
         _writing("--trajectory", args.trajectory, lambda: write_trajectory_csv(result.trajectory, args.trajectory))
+    if args.tensorboard:
+        from .agents.tensorboard_eval import write_policy_run
+
+        _writing("--tensorboard", args.tensorboard,
+                 lambda: {0: write_policy_run(result, args.tensorboard, args.policy, args.seed)})
     return 0
 
 
@@ -369,6 +378,12 @@ def cmd_compare(args) -> int:
                 _say("note: matplotlib is not installed, no plot (pip install 'feedbackgym[train]')")
                 plot = False
         _writing("--out-dir", args.out_dir, lambda: write_outputs(comparison, args.out_dir, plot=plot))
+    if args.tensorboard:
+        from .agents.tensorboard_eval import write_comparison
+
+        plot = not args.no_plot and importlib.util.find_spec("matplotlib") is not None
+        _writing("--tensorboard", args.tensorboard, lambda: dict(enumerate(
+            write_comparison(comparison, args.tensorboard, policies, args.seed, plot=plot))))
     return 0
 
 
