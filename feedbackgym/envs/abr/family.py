@@ -59,3 +59,56 @@ FAMILY = Family(
                             "QoE = quality - rebuffering - switches)"),
     ],
 )
+
+
+def fuzz_targets() -> list[dict]:
+    """The family's file loaders, for the shared bad-input harness (tests/suite/test_fuzz_inputs.py).
+
+    Each target: ``name``; ``files`` (file name -> a valid example; the harness replaces one file's
+    content with hostile bytes or mutates a token); ``load(folder)`` loads them; optional
+    ``use(result, folder)`` exercises what loaded (plays an episode), since a value the loader
+    accepts must not crash the simulator later. Any failure must be a ``ValueError`` naming the file.
+    """
+    from .env import AbrStreamingEnv
+    from .traces import load_trace
+    from .video import load_video
+
+    def play(**kwargs):
+        env = AbrStreamingEnv(trace_order="sequential", random_start=False, delay_noise=None, **kwargs)
+        for level in (0, env.action_space.n - 1):  # the smallest and the largest chunks
+            env.reset()
+            done = False
+            while not done:
+                done = env.step(level)[2]
+
+    def play_trace(_, folder):
+        play(traces=str(folder / "trace"))
+        play(traces=str(folder / "trace"), mode="pensieve")
+
+    def play_json(_, folder):
+        play(traces=str(folder / "trace.json"))
+
+    def play_video(_, folder):
+        play(video=str(folder), traces="fcc_test")
+
+    def play_video_json(_, folder):
+        play(video=str(folder / "video.json"), traces="fcc_test")
+
+    sizes = "\n".join(str(1000 + 17 * i) for i in range(5)) + "\n"
+    return [
+        dict(name="abr trace, two columns", files={"trace": "0 1.5\n1 2.0\n2.5 0.3\n4 8.0\n"},
+             load=lambda d: load_trace(d / "trace"), use=play_trace),
+        dict(name="abr trace, mahimahi", files={"trace": "0\n3\n3\n250\n600\n1200\n"},
+             load=lambda d: load_trace(d / "trace", "mahimahi"), use=play_trace),
+        dict(name="abr trace, sabre json",
+             files={"trace.json": '[{"duration_ms": 2000, "bandwidth_kbps": 1500}, '
+                                  '{"duration_ms": 500, "bandwidth_kbps": 300}]'},
+             load=lambda d: load_trace(d / "trace.json"), use=play_json),
+        dict(name="abr video json", files={"video.json": '{"bitrates_kbps": [300, 1200], "chunk_s": 4, '
+                                                         '"chunk_bytes": [[150000, 160000, 140000], '
+                                                         '[600000, 610000, 590000]]}'},
+             load=lambda d: load_video(d / "video.json"), use=play_video_json),
+        dict(name="abr video folder", files={"video_size_0": sizes, "video_size_1": sizes.replace("1", "3"),
+                                             "video.json": '{"bitrates_kbps": [300, 750], "chunk_s": 4}'},
+             load=lambda d: load_video(d), use=play_video),
+    ]

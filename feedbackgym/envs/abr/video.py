@@ -70,9 +70,16 @@ class Video:
         s.setflags(write=False)
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+
+
 def _read_size_file(path: Path) -> list[int]:
     sizes = []
-    for ln, raw in enumerate(path.read_text().splitlines(), start=1):
+    for ln, raw in enumerate(_read_text(path).splitlines(), start=1):
         parts = raw.split()
         if not parts:
             continue
@@ -193,7 +200,7 @@ def _sidecar(path: Path) -> tuple[list[float], float]:
 
 def _load_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(_read_text(path))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
     if not isinstance(data, dict):
