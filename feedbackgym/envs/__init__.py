@@ -6,5 +6,6 @@
 
 FAMILIES = (
     "feedbackgym.envs.abr.family:FAMILY",
+    "feedbackgym.envs.market.family:FAMILY",
     "feedbackgym.envs.cluster.family:FAMILY",
 )
