@@ -20,7 +20,7 @@ def write(tmp_path, name, text):
 
 
 def test_bundled_splits_sizes_and_checksums():
-    assert verify_bundled_checksums() == {"train_127": 127, "fcc_test_290": 290}
+    assert verify_bundled_checksums() == {"train_127": 127, "fcc_test_290": 290, "fcc_test_clean": 119}
     sizes = {s: len(trace_set(s)) for s in ("train", "fcc_test", "train_fit", "hsdpa_holdout")}
     assert sizes == {"train": 127, "fcc_test": 290, "train_fit": 110, "hsdpa_holdout": 17}
     fit, hold = set(trace_set("train_fit").names), set(trace_set("hsdpa_holdout").names)

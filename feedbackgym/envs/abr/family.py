@@ -19,7 +19,8 @@ FAMILY = Family(
     label_field="trace",
     id_keys=("trace_index",),
     data_field="traces",
-    data_sets=("train", "fcc_test", "train_fit", "hsdpa_holdout", "synthetic"),
+    data_sets=("train", "fcc_test", "train_fit", "hsdpa_holdout", "fcc_test_clean", "train_route_fit",
+               "hsdpa_route_holdout", "synthetic"),
     metrics=(
         Metric("qoe_per_chunk", doc="QoE per chunk (Pensieve's per-trace score)", higher_is_better=True),
         Metric("mean_bitrate_mbps", doc="mean bitrate of the chunks played, Mbps", higher_is_better=True),

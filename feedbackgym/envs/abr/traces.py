@@ -50,11 +50,15 @@ MIN_MEAN_THROUGHPUT_MBPS = 1e-6
 #: Most rows a Mahimahi trace may expand to (its duration / bin width).
 MAX_MAHIMAHI_BINS = 10_000_000
 
-#: Named splits shipped in the package (see _data/SOURCE.md for provenance and terms):
+#: Named splits shipped in the package (see _data/SOURCE.md for provenance, terms and overlap):
 #: name -> (bundled folder, which of its files). ``hsdpa_holdout`` is every 4th Norway HSDPA
 #: trace of train_127 in sorted order (17 traces); ``train_fit`` is the other 110. Training on
 #: ``train_fit`` leaves a mobile (3G) test set that no agent has seen, since Pensieve's own
-#: 142-trace HSDPA test set is not bundled.
+#: 142-trace HSDPA test set is not bundled — but 16 of those 17 traces ride routes that
+#: ``train_fit`` also holds, and one lies inside a ``train_fit`` trace. ``hsdpa_route_holdout``
+#: (17 traces) holds out whole routes (``HOLDOUT_ROUTES``) and ``train_route_fit`` (110) is the
+#: rest. ``fcc_test`` shares content with ``train_127`` (see :mod:`.overlap`); ``fcc_test_clean``
+#: is the 119 of its 290 traces that share none, defined by content and pinned by checksums.
 NAMED_SPLITS = {
     "train": ("train_127", "all"),
     "train_127": ("train_127", "all"),
@@ -62,7 +66,26 @@ NAMED_SPLITS = {
     "fcc_test_290": ("fcc_test_290", "all"),
     "train_fit": ("train_127", "fit"),
     "hsdpa_holdout": ("train_127", "holdout"),
+    "fcc_test_clean": ("fcc_test_290", "clean"),
+    "train_route_fit": ("train_127", "route_fit"),
+    "hsdpa_route_holdout": ("train_127", "route_holdout"),
 }
+#: Splits agents train on; every other named split is a test split of the ones TEST_SPLIT_FOR
+#: lists, and must share no content with them (tests/abr/test_abr_splits.py).
+TRAINING_SPLITS = ("train", "train_127", "train_fit", "train_route_fit")
+TEST_SPLIT_FOR = {
+    "fcc_test_clean": TRAINING_SPLITS,
+    "hsdpa_route_holdout": ("train_route_fit",),
+    "hsdpa_holdout": ("train_fit",),       # overlaps: one trace lies inside a train_fit trace
+    "fcc_test": TRAINING_SPLITS,           # overlaps: the field's public split, kept for comparability
+    "fcc_test_290": TRAINING_SPLITS,
+}
+#: Norway HSDPA routes (``<mode>.<from>-<to>``, file name before ``-report``) held out whole by
+#: ``hsdpa_route_holdout``: bus, car and tram routes, 17 traces, none of them ridden in training.
+HOLDOUT_ROUTES = ("bus.ljansbakken-oslo", "car.snaroya-smestad", "car.aarnes-elverum",
+                  "tram.jernbanetorget-universitetssykehuset")
+#: checksum list (in the fcc_test_290 folder) pinning the content-defined fcc_test_clean
+FCC_TEST_CLEAN_SUMS = "fcc_test_clean.sha256"
 TRACE_FORMATS = ("auto", "two_column", "mahimahi", "sabre_json")
 #: Files in a trace folder that are documentation, not traces.
 _SKIPPED_SUFFIXES = (".md", ".rst", ".sha256")
@@ -300,15 +323,47 @@ def bundled_split_dir(split: str) -> Path:
     return Path(str(resources.files("feedbackgym.envs.abr") / "_data" / "traces" / folder))
 
 
+def route_of(name: str) -> str:
+    """The Norway HSDPA route of a trace file name (``bus.ljansbakken-oslo-report.<date>.log``)."""
+    return name.split("-report", 1)[0]
+
+
 def split_files(split: str) -> list[Path]:
     """The files of a named split, in sorted order."""
     folder, which = NAMED_SPLITS[split]
     files = trace_files(bundled_split_dir(folder))
     if which == "all":
         return files
+    if which == "clean":
+        return _clean_fcc_files()
     norway = [f for f in files if not f.name.startswith("trace_")]  # FCC files are trace_<id>_...
+    if which in ("route_fit", "route_holdout"):
+        held = {f for f in norway if route_of(f.name) in HOLDOUT_ROUTES}
+        return [f for f in files if (f in held) == (which == "route_holdout")]
     holdout = set(norway[3::4])
     return [f for f in files if (f in holdout) == (which == "holdout")]
+
+
+@functools.lru_cache(maxsize=1)
+def _clean_fcc_files() -> list[Path]:
+    """fcc_test traces sharing no content with train_127, checked against the pinned checksums."""
+    from .overlap import overlapping
+
+    folder = bundled_split_dir("fcc_test_290")
+    tests = {f.name: f for f in trace_files(folder)}
+    dirty = set(overlapping([load_trace(f) for f in tests.values()],
+                            [load_trace(f) for f in trace_files(bundled_split_dir("train_127"))]))
+    clean = [f for name, f in tests.items() if name not in dirty]
+    pinned = {}
+    for line in (folder / FCC_TEST_CLEAN_SUMS).read_text().splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            pinned[name.strip()] = digest
+    got = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in clean}
+    if got != pinned:
+        raise ValueError(f"{folder / FCC_TEST_CLEAN_SUMS}: fcc_test_clean computed from content ({len(got)} traces) "
+                         f"differs from the pinned list ({len(pinned)}); bundled data or overlap rule changed?")
+    return clean
 
 
 def resolve_trace_source(source: str) -> Path:
@@ -335,21 +390,22 @@ def load_traces(source: str | os.PathLike, fmt: str = "auto", mahimahi_bin_ms: f
 
 
 def verify_bundled_checksums() -> dict[str, int]:
-    """Check every bundled trace against SHA256SUMS; returns files checked per split."""
+    """Check every bundled trace against its checksum list; returns files checked per list."""
     checked = {}
-    for split in ("train_127", "fcc_test_290"):
+    lists = (("train_127", "train_127", "SHA256SUMS"), ("fcc_test_290", "fcc_test_290", "SHA256SUMS"),
+             ("fcc_test_clean", "fcc_test_290", FCC_TEST_CLEAN_SUMS))
+    for name, split, sums_name in lists:
         folder = bundled_split_dir(split)
-        sums = (folder / "SHA256SUMS").read_text().split("\n")
         n = 0
-        for line in sums:
+        for line in (folder / sums_name).read_text().splitlines():
             if not line.strip():
                 continue
-            digest, name = line.split(maxsplit=1)
-            got = hashlib.sha256((folder / name.strip()).read_bytes()).hexdigest()
+            digest, fname = line.split(maxsplit=1)
+            got = hashlib.sha256((folder / fname.strip()).read_bytes()).hexdigest()
             if got != digest:
-                raise ValueError(f"{folder / name.strip()}: checksum mismatch (bundled data modified?)")
+                raise ValueError(f"{folder / fname.strip()}: checksum mismatch (bundled data modified?)")
             n += 1
-        checked[split] = n
+        checked[name] = n
     return checked
 
 
