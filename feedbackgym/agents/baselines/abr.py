@@ -207,7 +207,7 @@ class Bola(AbrPolicy):
     * utility ``u_m = ln(R_m / R_min)`` (so the lowest level has utility 0); ``S_m`` is the
       nominal bitrate ``R_m`` (kbps), as in Sabre — for a CBR-like encode this is the chunk size
       up to a constant;
-    * ``gamma_p = 5`` (the rebuffer weight γp of the brief and Sabre's default);
+    * ``gamma_p = 5`` (the rebuffer weight γp of Spiteri et al., INFOCOM 2016, and Sabre's default);
     * ``V = (buffer_target_s - chunk_s) / (u_max + gamma_p)`` — Sabre's derivation from the
       player's buffer size: with this V, BOLA's buffer never needs to exceed
       ``buffer_target_s - chunk_s`` before it fetches the top level, so one more chunk never
