@@ -281,6 +281,27 @@ def _writing(option: str, path, write) -> None:
         _say(f"wrote {path}")
 
 
+def check_writable(option: str, path, folder: bool = False) -> None:
+    """Fail now, not after minutes of work, if ``path`` (a file, or a ``folder``) cannot be written:
+    the nearest existing ancestor must be a folder in which a file can be created."""
+    p = Path(path).expanduser()
+    if p.exists() and folder != p.is_dir():
+        raise UserError(f"{option} {path}: is {'a file' if folder else 'a folder'}; expected "
+                        f"{'a folder' if folder else 'a file name'}")
+    probe_dir = p if (folder and p.is_dir()) else p.parent
+    while not probe_dir.exists():
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir():
+        raise UserError(f"{option} {path}: cannot write ({probe_dir} is not a folder)")
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=probe_dir, prefix=".feedbackgym-write-check-"):
+            pass
+    except OSError as e:
+        raise UserError(f"{option} {path}: cannot write in {probe_dir} ({e.strerror or e})") from None
+
+
 def _command_line(argv: list[str]) -> str:
     return " ".join([PROG] + [shlex.quote(a) for a in argv])
 
@@ -317,6 +338,9 @@ def cmd_evaluate(args) -> int:
 
     env_id = resolve_env_id(args.env_id)
     env_kwargs = parse_env_kwargs(args.env_kwargs)
+    for option, path in (("--out", args.out), ("--trajectory", args.trajectory)):
+        if path:
+            check_writable(option, path)
     result = evaluate(env_id, args.policy, env_kwargs=env_kwargs, traces=args.traces, episodes=args.episodes,
                       seed=args.seed, record_trajectory=args.trajectory is not None)
     metric = headline_metric(env_id, [result])
@@ -339,10 +363,12 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .agents.compare import compare, headline_metric, write_outputs
+    from .agents.compare import ComparisonIncomplete, compare, headline_metric, write_outputs
 
     env_id = resolve_env_id(args.env_id)
     env_kwargs = parse_env_kwargs(args.env_kwargs)
+    if args.out_dir:
+        check_writable("--out-dir", args.out_dir, folder=True)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     if not policies:
         raise UserError("--policies: expected a comma-separated list such as 'NAME1,NAME2,model.zip'")
@@ -366,8 +392,14 @@ def cmd_compare(args) -> int:
         value = res.aggregate.get(metric, res.aggregate["mean_reward_per_step"])
         _say(f"{label}: {metric} {value:.4f} ({res.aggregate['episodes']} episodes, {seconds:.1f} s)")
 
-    comparison = compare(env_id, policies, env_kwargs=env_kwargs, traces=args.traces, episodes=args.episodes,
-                         seed=args.seed, progress=progress)
+    incomplete = None
+    try:
+        comparison = compare(env_id, policies, env_kwargs=env_kwargs, traces=args.traces, episodes=args.episodes,
+                             seed=args.seed, progress=progress)
+    except ComparisonIncomplete as e:
+        if e.partial is None:
+            raise
+        incomplete, comparison = e, e.partial  # write what was scored, then report the failure
     print(comparison.to_markdown(), end="")
     if args.out_dir:
         plot = not args.no_plot
@@ -383,7 +415,11 @@ def cmd_compare(args) -> int:
 
         plot = not args.no_plot and importlib.util.find_spec("matplotlib") is not None
         _writing("--tensorboard", args.tensorboard, lambda: dict(enumerate(
-            write_comparison(comparison, args.tensorboard, policies, args.seed, plot=plot))))
+            write_comparison(comparison, args.tensorboard, policies[:len(comparison.results)], args.seed,
+                             plot=plot))))
+    if incomplete is not None:
+        saved = f"; the {len(comparison.results)} scored policies were written" if args.out_dir else ""
+        raise UserError(f"{incomplete}{saved}")
     return 0
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from .. import family
 from ..files import atomic_write, csv_text
-from .evaluation import EvalResult, evaluate, jsonable
+from .evaluation import EvalResult, evaluate, evaluation_kwargs, jsonable
+from .policy import make_policy
 
 #: aggregate fields left out of the table (constant or shown elsewhere)
 _HIDDEN = ("episodes",)
@@ -106,9 +107,38 @@ class Comparison:
         return csv_text([{"policy": r.policy, **e} for r in self.results for e in r.episodes])
 
 
+class ComparisonIncomplete(ValueError):
+    """A policy failed after others were scored; ``partial`` holds the comparison of those, so a
+    caller can still write them (the CLI does), and ``policy`` names the one that failed."""
+
+    def __init__(self, message: str, partial: Comparison | None, policy: str):
+        super().__init__(message)
+        self.partial = partial
+        self.policy = policy
+
+
+def load_policies(env_id: str, policies: list[str], env_kwargs: dict | None = None,
+                  traces: str | None = None) -> dict:
+    """Load every policy against the evaluation env before any is played: a missing, corrupt or
+    mismatched model fails here, in seconds, not after the policies before it ran for minutes."""
+    import gymnasium as gym
+
+    env = gym.make(env_id, **evaluation_kwargs(env_id, env_kwargs, traces))
+    try:
+        loaded = {}
+        for spec in policies:
+            loaded[spec] = make_policy(env_id, spec, env=env)
+        return loaded
+    finally:
+        env.close()
+
+
 def compare(env_id: str, policies: list[str], env_kwargs: dict | None = None, traces: str | None = None,
             episodes: int | None = None, seed: int = 0, progress=None) -> Comparison:
     """Evaluate every policy (baseline names or model paths) on the same episodes.
+
+    Every policy is loaded first (:func:`load_policies`). If one fails while playing, the error
+    is a :class:`ComparisonIncomplete` carrying the policies scored so far.
 
     ``progress``: optional callable given ``(label, EvalResult, seconds)`` after each policy.
     """
@@ -117,10 +147,19 @@ def compare(env_id: str, policies: list[str], env_kwargs: dict | None = None, tr
     dup = sorted({p for p in policies if policies.count(p) > 1})
     if dup:
         raise ValueError(f"policy {dup[0]!r} is listed twice")
+    loaded = load_policies(env_id, policies, env_kwargs, traces)
     results, seconds = [], {}
     for spec in policies:
         t0 = time.perf_counter()
-        res = evaluate(env_id, spec, env_kwargs=env_kwargs, traces=traces, episodes=episodes, seed=seed)
+        try:
+            res = evaluate(env_id, spec, env_kwargs=env_kwargs, traces=traces, episodes=episodes, seed=seed,
+                           policy_obj=loaded[spec])
+        except Exception as e:
+            partial = (Comparison(env_id, results[0].env_kwargs, headline_metric(env_id, results), list(results),
+                                  dict(seconds)) if results else None)
+            done = ", ".join(r.policy for r in results) or "none"
+            raise ComparisonIncomplete(f"policy {spec!r} failed ({type(e).__name__}: {e}); scored before it: {done}",
+                                       partial, spec) from e
         label = res.policy
         if label in seconds:  # two model files with the same folder/stem: tell them apart
             label = res.policy = spec

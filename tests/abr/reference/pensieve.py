@@ -75,11 +75,12 @@ def load_traces(trace_dir: str | os.PathLike) -> tuple[list[list[float]], list[l
 
     The original iterates ``os.listdir`` (arbitrary order); we sort file names so that runs
     whose result depends on trace order (robustMPC with Pensieve's bugs) are reproducible.
-    Bookkeeping files that are not traces (``SHA256SUMS``, ``*.md``, dotfiles) are skipped.
+    Bookkeeping files that are not traces (``SHA256SUMS``, ``*.sha256``, ``*.md``, dotfiles) are skipped.
     """
     trace_dir = Path(trace_dir)
     names = sorted(n for n in os.listdir(trace_dir)
-                   if not (n.startswith(".") or n == "SHA256SUMS" or n.endswith(".md")) and (trace_dir / n).is_file())
+                   if not (n.startswith(".") or n == "SHA256SUMS" or n.endswith((".md", ".sha256")))
+                   and (trace_dir / n).is_file())
     all_time, all_bw = [], []
     for name in names:
         t, bw = [], []
