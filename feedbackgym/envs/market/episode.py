@@ -18,6 +18,12 @@ from .sim import MarketSim, OMNISCIENT_FIELDS
 
 #: info keys that are arrays or strings in the snapshot (the rest are scalars)
 _ARRAY_FIELDS = ("depth_bid", "depth_ask", "maker_inventory")
+_SKIP = frozenset(_ARRAY_FIELDS + ("done",))
+#: what the observer's and the metrics' per-second accounting reads on the seconds between two
+#: decisions (a full snapshot is taken on decision seconds only)
+SECOND_FIELDS = ("t_s", "mid", "halted", "halt_kind", "n_halts", "halted_s_total", "fundamental", "spread_ticks",
+                 "depth_bid_near", "volume", "buy_volume", "sell_volume", "maker_volume", "maker_net_inventory",
+                 "seller_executed_qty", "seller_executed_value", "seller_remaining", "fundamental_volume")
 
 
 def draw_params(config: MarketConfig, rng: np.random.Generator):
@@ -93,8 +99,8 @@ class RegulatorEpisode:
         for k in range(n):
             sim.step(a)
             a = 0
-            s = sim.snapshot()
             last = k == n - 1 or sim.done
+            s = sim.snapshot() if last else {name: getattr(sim, name) for name in SECOND_FIELDS}
             obs.update(s, write=last)
             c = met.update(s)
             for key in COMPONENTS:
@@ -114,17 +120,18 @@ class RegulatorEpisode:
         indicative price outside halts, bands when off) is left out rather than NaN."""
         s = self.snapshot if s is None else s
         out = {"time_s": float(s["t_s"])}
+        isfinite, skip = math.isfinite, _SKIP
         for k, v in s.items():
-            if k in _ARRAY_FIELDS or k == "done":
+            if k in skip:
                 continue
             v = float(v)
-            if math.isfinite(v):      # absent when it does not exist now (no bid, no trade, no auction)
+            if isfinite(v):      # absent when it does not exist now (no bid, no trade, no auction)
                 out[k] = v
         # depth near the mid replaces the per-level arrays in the scalar view (the observation has levels)
         out["depth_bid"] = float(s["depth_bid_near"])
         out["depth_ask"] = float(s["depth_ask_near"])
-        out["depth_bid_levels"] = float(np.sum(s["depth_bid"]))
-        out["depth_ask_levels"] = float(np.sum(s["depth_ask"]))
+        out["depth_bid_levels"] = float(sum(s["depth_bid"]))
+        out["depth_ask_levels"] = float(sum(s["depth_ask"]))
         return out
 
 

@@ -106,12 +106,10 @@ class Observer:
         o[3] = math.log1p(spread) / math.log(101.0)
         o[4] = math.log1p(max(_fin(s.get("depth_bid_near"), 0.0), 0.0)) / 8.0
         o[5] = math.log1p(max(_fin(s.get("depth_ask_near"), 0.0), 0.0)) / 8.0
-        db = np.asarray(s.get("depth_bid", ()), dtype=np.float64)[:L]
-        da = np.asarray(s.get("depth_ask", ()), dtype=np.float64)[:L]
-        o[6:6 + L] = 0.0
-        o[6 + L:6 + 2 * L] = 0.0
-        o[6:6 + len(db)] = np.log1p(np.maximum(db, 0.0)) / 6.0
-        o[6 + L:6 + L + len(da)] = np.log1p(np.maximum(da, 0.0)) / 6.0
+        log1p = math.log1p
+        db = [log1p(max(float(q), 0.0)) / 6.0 for q in list(s.get("depth_bid", ()))[:L]]
+        da = [log1p(max(float(q), 0.0)) / 6.0 for q in list(s.get("depth_ask", ()))[:L]]
+        o[6:6 + 2 * L] = (db + [0.0] * (L - len(db))) + (da + [0.0] * (L - len(da)))
         j = 6 + 2 * L
         rate = self.volume_rate if not math.isnan(self.volume_rate) else 0.0
         now = t % ring
@@ -144,6 +142,6 @@ class Observer:
         o[j + 10] = _fin(s.get("n_halts"), 0.0) / 10.0
         o[j + 11] = t / self.length_s
         np.clip(o, -OBS_BOUND, OBS_BOUND, out=o)
-        if not np.all(np.isfinite(o)):   # a NaN price would poison the policy: fail loudly
+        if not math.isfinite(o.sum()):   # a NaN price would poison the policy: fail loudly
             bad = [n for n, v in zip(feature_names(L, self.horizons_s), o) if not math.isfinite(v)]
             raise ValueError(f"market observation: non-finite feature(s) {bad} at t={t} s")
