@@ -5,7 +5,7 @@ many markets without Python objects: ``ist`` (int64 scalars), ``fst`` (float64 s
 pool ``od``, the price ladder ``lv``, the trader tables and a ring of per-second history.
 """
 
-NL = 8192          # price grid: ticks 0 .. NL-1
+NL = 32768         # price grid: ticks 0 .. NL-1
 CAP = 32768        # resting orders per market
 MAXF = 16384       # fills recorded per submission
 HN = 8192          # seconds of history kept (ring)

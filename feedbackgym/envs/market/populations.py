@@ -52,8 +52,8 @@ from .layout import (F_ACT0, F_ACTIVITY, F_BAND_PCT, F_EV_CROSS, F_EV_PREV_DM,
                      T_SELLER, T_STOP, TR_A, TR_B)
 from .params_layout import (P_ACT_FB, P_ACT_VOL, P_BAND, P_BAND_DOUBLE, P_BAND_MAX, P_BAND_MIN,
                             P_BAND_STEP, P_DEEP_CAP, P_DEEP_DISC, P_DEEP_RATE, P_FUND_CAP,
-                            P_FUND_RATE, P_FUND_THR, P_FUND_VOL, P_HALT, P_MK_CAP, P_MK_DUMP,
-                            P_MK_HALF, P_MK_LEVELS, P_MK_PULL, P_MK_REFRESH, P_MK_SIZE, P_MK_WIDEN,
+                            P_FUND_JUMP_BPS, P_FUND_JUMP_RATE, P_FUND_RATE, P_FUND_THR, P_FUND_VOL, P_INTRADAY_U, P_HALT, P_MK_CAP, P_MK_DUMP,
+                            P_MK_HALF, P_MK_LEAN, P_MK_LEVELS, P_MK_PULL, P_MK_REFRESH, P_MK_SIZE, P_MK_WIDEN,
                             P_MOM_LOOKBACK, P_MOM_MAXPOS, P_MOM_RATE, P_MOM_THR, P_N_DEEP,
                             P_N_FUND, P_N_MAKERS, P_N_MOM, P_NEWS_DROP, P_NEWS_T, P_NOISE_DEPTH,
                             P_NOISE_IOC, P_NOISE_LIFE, P_NOISE_MKT, P_NOISE_RATE, P_PAUSE,
@@ -66,6 +66,8 @@ A_CONTINUE, A_PAUSE, A_HALT, A_WIDEN, A_TIGHTEN = 0, 1, 2, 3, 4
 E_NOISE, E_CANCEL, E_MAKER, E_FUND, E_DEEP, E_MOM, E_SELLER = range(7)
 EV_BASE = 65536
 ACT_TAU_S = (30.0, 300.0, 1800.0, 7200.0)
+ACT_SD_SHARE = (0.6324555320336759, 0.5, 0.4472135954999579, 0.38729833462074165)  # variance 0.4/.25/.2/.15
+ACT_MAX = 10.0  # the activity multiplier is capped (no calm-day stampedes)
 WARMUP_S = 300
 LOT_SIZES = (1, 5, 10, 25, 50, 100)
 LOT_CUM = (0.45, 0.7, 0.87, 0.95, 0.99, 1.0)
@@ -267,7 +269,10 @@ def ev_maker(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, 
         return
     half = prm[P_MK_HALF] + prm[P_MK_WIDEN] * stress * (0.5 + R.uniform(rs))
     skew = -(inv / cap) * (half + 1.0) if cap > 0 else 0.0
-    center = mid + skew
+    lean = fst[F_FUND] - mid  # makers quote around their value estimate (bounded lean)
+    cap_lean = prm[P_MK_LEAN]
+    lean = min(max(lean, -cap_lean), cap_lean)
+    center = mid + lean + skew
     bid0 = int(math.floor(center - half))
     ask0 = int(math.ceil(center + half))
     if ask0 <= bid0:
@@ -423,17 +428,23 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
     _update_bands(prm, ist, fst)
 
     # fundamental value and activity
-    if prm[P_FUND_VOL] > 0:
-        fst[F_FUND] *= math.exp(prm[P_FUND_VOL] * 1e-4 * R.normal(rs))
+    act_prev = fst[F_ACTIVITY] if fst[F_ACTIVITY] > 0 else 1.0
+    if prm[P_FUND_VOL] > 0:  # stochastic volatility: the value moves faster when the market is busy
+        fst[F_FUND] *= math.exp(prm[P_FUND_VOL] * 1e-4 * math.sqrt(act_prev) * R.normal(rs))
+    if prm[P_FUND_JUMP_RATE] > 0 and R.uniform(rs) < prm[P_FUND_JUMP_RATE] / 3600.0:
+        fst[F_FUND] *= math.exp(prm[P_FUND_JUMP_BPS] * 1e-4 * R.normal(rs))
     if t >= 0 and t == int(prm[P_NEWS_T]):
         fst[F_FUND] *= 1.0 - prm[P_NEWS_DROP] / 100.0
-    sd = prm[P_ACT_VOL] / 2.0
     x = 0.0
     for k in range(4):
         a = math.exp(-1.0 / ACT_TAU_S[k])
+        sd = prm[P_ACT_VOL] * ACT_SD_SHARE[k]
         fst[F_ACT0 + k] = fst[F_ACT0 + k] * a + math.sqrt(1.0 - a * a) * sd * R.normal(rs)
         x += fst[F_ACT0 + k]
-    activity = math.exp(x - 0.5 * prm[P_ACT_VOL] ** 2) * (1.0 + prm[P_ACT_FB] * fst[F_MOVE_EMA])
+    ts = prm[P_SESSION_OFFSET] + t  # seconds since the open: U-shaped intraday activity
+    u_shape = 1.0 + prm[P_INTRADAY_U] * (math.exp(-ts / 1800.0) + math.exp(-(prm[P_SESSION_LENGTH] - ts) / 1800.0))
+    activity = min(math.exp(x - 0.5 * prm[P_ACT_VOL] ** 2) * u_shape * (1.0 + prm[P_ACT_FB] * fst[F_MOVE_EMA]),
+                   ACT_MAX)
     fst[F_ACTIVITY] = activity
 
     # the seller's child order for this second
@@ -604,9 +615,8 @@ def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, 
     fst[F_FUND] = float(p0)
     fst[F_REF] = float(p0)
     fst[F_BAND_PCT] = prm[P_BAND]
-    sd = prm[P_ACT_VOL] / 2.0
     for k in range(4):
-        fst[F_ACT0 + k] = sd * R.normal(rs)
+        fst[F_ACT0 + k] = prm[P_ACT_VOL] * ACT_SD_SHARE[k] * R.normal(rs)
     hist[:, :] = 0.0
     hist[H_MID, :] = float(p0)
     mk[:, :] = 0.0

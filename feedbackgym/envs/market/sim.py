@@ -32,6 +32,10 @@ an order that would trade beyond the band rests at the band instead. A best quot
 puts the market in *limit state*; ``limit_state_s`` counts its seconds. Whether a limit state turns
 into a halt is the regulator's decision (the LULD rule returns ``HALT`` after 15 s).
 
+A halt of ``n`` seconds covers the step whose action starts it and the next ``n - 1`` steps; the
+reopening auction runs at the end of the last of them, so the state after that step already shows
+continuous trading (``halted_s_total`` counts the ``n`` seconds).
+
 Halt kinds: ``HALT_NONE`` (0, continuous trading), ``HALT_PAUSE`` (1), ``HALT_HALT`` (2). During a
 halt ``indicative_price`` is the price the reopening auction would clear at now (NaN if the book
 does not cross), visible to traders.
@@ -52,6 +56,7 @@ import numpy as np
 from ...config import boolean, number, one_of, param, validate
 from . import layout as L
 from .params_layout import PARAM_NAMES
+from .scenarios import SCENARIO_PRESETS
 
 CONTINUE, PAUSE, HALT, WIDEN_BANDS, TIGHTEN_BANDS = range(5)
 ACTION_NAMES = ("continue", "pause", "halt", "widen_bands", "tighten_bands")
@@ -79,7 +84,7 @@ class MarketParams:
                                   number(1, 10**7, integer=True))
     # ---- instrument
     tick_size: float = param(0.25, "price tick, currency (E-mini: 0.25 index points)", number(1e-6, 1e6, lo_open=True))
-    initial_price: float = param(1000.0, "fundamental value and first mid at t=0, currency",
+    initial_price: float = param(5000.0, "fundamental value and first mid at t=0, currency",
                                  number(1e-6, 1e9, lo_open=True))
     depth_levels: int = param(10, "price levels from the best quote reported in depth_bid/depth_ask",
                               number(1, 100, integer=True))
@@ -91,16 +96,16 @@ class MarketParams:
                                       number(0.0, 10000.0))
     noise_market_frac: float = param(0.2, "fraction of noise orders that are market orders", number(0.0, 1.0))
     noise_ioc_frac: float = param(0.05, "fraction of noise orders that are IOC limit orders", number(0.0, 1.0))
-    noise_lifetime_s: float = param(120.0, "mean lifetime of a resting noise limit order before its cancel, s",
+    noise_lifetime_s: float = param(20.0, "mean lifetime of a resting noise limit order before its cancel, s",
                                     number(1.0, 1e6))
-    noise_depth_ticks: float = param(6.0, "mean distance of noise limit orders behind the best quote, ticks",
+    noise_depth_ticks: float = param(20.0, "mean distance of noise limit orders behind the best quote, ticks",
                                      number(0.0, 1e4))
     size_lognormal_mu: float = param(0.7, "log-mean of lognormal order sizes", number(-5.0, 10.0))
     size_lognormal_sigma: float = param(0.8, "log-sd of lognormal order sizes", number(0.0, 5.0))
     round_lot_frac: float = param(0.3, "fraction of orders of a round lot (1, 5, 10, 25, 50, 100)", number(0.0, 1.0))
-    activity_vol: float = param(0.6, "sd of the log order-arrival intensity (sum of slow and fast OU "
+    activity_vol: float = param(1.4, "sd of the log order-arrival intensity (sum of slow and fast OU "
                                 "components: volatility clustering)", number(0.0, 5.0))
-    activity_feedback: float = param(0.3, "self-excitation: intensity rises with recent |mid moves|",
+    activity_feedback: float = param(0.05, "self-excitation: intensity rises with recent |mid moves|",
                                      number(0.0, 10.0))
     # ---- market makers
     n_makers: int = param(10, "inventory-capped market makers (at most 64)", number(0, 64, integer=True))
@@ -111,19 +116,27 @@ class MarketParams:
     maker_refresh_per_s: float = param(1.0, "requotes per maker per second", number(0.0, 100.0))
     maker_stress_widen: float = param(2.0, "half spread grows by this times the recent mid move (ticks)",
                                       number(0.0, 100.0))
-    maker_pull_move_ticks: float = param(12.0, "makers pull all quotes for a while when the mid moved this "
+    maker_pull_move_ticks: float = param(60.0, "makers pull all quotes for a while when the mid moved this "
                                          "many ticks within 10 s", number(0.0, 1e6))
     maker_dump_frac: float = param(0.7, "beyond this fraction of the cap a maker dumps inventory with "
                                    "market orders (hot potato)", number(0.0, 1.0))
+    maker_value_lean_ticks: float = param(200.0, "makers centre quotes on the mid moved towards their value "
+                                          "estimate (the fundamental) by at most this many ticks",
+                                          number(0.0, 1e4))
     # ---- fundamental and deep-value traders
     n_fundamental: int = param(100, "fundamental buyers and sellers", _pos_int)
-    fundamental_rate_per_s: float = param(0.02, "arrival rate of each fundamental trader, per second",
+    fundamental_rate_per_s: float = param(0.1, "arrival rate of each fundamental trader, per second",
                                           number(0.0, 100.0))
-    fundamental_threshold_bps: float = param(15.0, "fundamental traders act on mispricing beyond this, bps",
+    fundamental_threshold_bps: float = param(5.0, "fundamental traders act on mispricing beyond this, bps",
                                              number(0.0, 1e4))
     fundamental_capacity: int = param(400, "contracts each fundamental trader may trade per day", _pos_int)
-    fundamental_vol_bps: float = param(0.0, "volatility of the fundamental value, bps per sqrt(second)",
+    fundamental_vol_bps: float = param(0.6, "volatility of the fundamental value, bps per sqrt(second)",
                                        number(0.0, 1e3))
+    fundamental_jumps_per_hour: float = param(4.0, "rate of small jumps of the fundamental value (news flow)",
+                                              number(0.0, 3600.0))
+    fundamental_jump_bps: float = param(10.0, "standard deviation of those jumps, bps", number(0.0, 1e4))
+    intraday_u: float = param(2.0, "U-shaped intraday activity: extra activity at the open and the close "
+                              "(decaying over 30 minutes)", number(0.0, 100.0))
     n_deep_value: int = param(40, "deep-value buyers (arrive far below fundamental; drive recovery)", _pos_int)
     deep_value_discount_pct: float = param(3.0, "deep-value buyers act when the price is this far below "
                                            "fundamental, percent (individual thresholds spread above it)",
@@ -170,15 +183,6 @@ class MarketParams:
         if self.band_min_pct > self.band_max_pct:
             raise ValueError(f"MarketParams.band_min_pct: expected <= band_max_pct ({self.band_max_pct}), "
                              f"got {self.band_min_pct}")
-
-
-# Scenario presets: overrides of the MarketParams defaults (which are the calm day).
-SCENARIO_PRESETS: dict[str, dict[str, Any]] = {
-    "calm": {},
-    "flash_crash": {"length_s": 3600, "seller_size": 6000, "seller_start_s": 900},
-    "news": {"length_s": 3600, "news_time_s": 900, "news_drop_pct": 4.0},
-    "mini_crash": {"length_s": 3600, "seller_size": 2000, "seller_start_s": 900},
-}
 
 
 def scenario_params(name: str, **overrides) -> MarketParams:
@@ -446,7 +450,7 @@ class MarketSim:
 
     @property
     def mid(self) -> float:
-        return self._mid_ticks() * self._tick
+        return float(self._mid_ticks() * self._tick)
 
     def _depth(self, side: int) -> np.ndarray:
         n = self.params.depth_levels

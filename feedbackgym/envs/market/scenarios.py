@@ -1,0 +1,34 @@
+"""Scenario presets: overrides of the :class:`~.sim.MarketParams` defaults (the defaults are the
+calm day). :func:`~.sim.scenario_params` applies them, then the caller's overrides.
+
+* ``calm`` -- a 6.5-hour day (23,400 s) with no seller: the realism gate (stylized facts).
+* ``flash_crash`` -- the hour around a large POV seller (9 % of trailing volume, no price limit)
+  who starts after 15 calm minutes, in a thinner market whose intermediaries' inventory caps sum
+  to ~4.5 % of the program and whose fundamental buyers arrive slowly with finite capacity; the
+  clock starts at 14:17 (``session_offset_s``) as on 6 May 2010.
+* ``news`` -- a true 4 % drop of the fundamental value 15 minutes in: prices *should* fall and
+  stay down; a regulator that blocks the move only delays price discovery.
+* ``mini_crash`` -- the flash-crash market with a seller a third of the size: a shallow, short dip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_AFTERNOON = 17220  # 14:17 = 9:30 + 17,220 s; the seller starts at 14:32 as on 6 May 2010
+
+_THIN_MARKET: dict[str, Any] = {
+    "length_s": 3600,
+    "session_offset_s": _AFTERNOON,
+    "seller_start_s": 900,
+    "seller_participation": 0.09,
+    "fundamental_rate_per_s": 0.02,
+    "fundamental_capacity": 20,
+}
+
+SCENARIO_PRESETS: dict[str, dict[str, Any]] = {
+    "calm": {},
+    "flash_crash": {**_THIN_MARKET, "seller_size": 6000, "maker_inventory_cap": 27},
+    "news": {"length_s": 3600, "session_offset_s": _AFTERNOON, "news_time_s": 900, "news_drop_pct": 4.0},
+    "mini_crash": {**_THIN_MARKET, "seller_size": 2000, "maker_inventory_cap": 27},
+}
