@@ -42,3 +42,40 @@ def test_published_claims(summary):
     # the offline optimum is above every policy on both splits
     for split in (fcc, hsdpa):
         assert all(split["optimal"]["qoe_per_chunk"] > v["qoe_per_chunk"] for k, v in split.items() if k != "optimal")
+
+
+#: every published policy of summary.json, re-scored here (the models above are the agents; the
+#: baselines are cheap except the offline optimum, ~80 s on fcc_test: slow lane)
+BASELINES = ["lowest", "bb", "rb", "bola", "robust_mpc_pensieve", "robust_mpc"]
+
+
+def _rescore(summary, split, policy):
+    result = evaluate(ENV_ID, policy, {"mode": "pensieve"}, traces=split)
+    name = result.policy
+    published = summary[split][name]
+    assert result.aggregate["qoe_per_chunk"] == pytest.approx(published["qoe_per_chunk"], abs=1e-9)
+    assert [e["qoe_per_chunk"] for e in result.episodes] == pytest.approx(published["per_trace"], abs=1e-9)
+    for key in ("mean_bitrate_mbps", "rebuffer_s", "switches"):
+        assert result.aggregate[key] == pytest.approx(published[key], abs=1e-9)
+
+
+SLOW = pytest.mark.slow  # full fcc_test with a network or robustMPC's search: 15-40 s on 2 shared cores
+
+
+@pytest.mark.parametrize("model", ["bc_ppo", "ppo_seed1"])
+@pytest.mark.parametrize("split", [pytest.param("fcc_test", marks=SLOW), "hsdpa_holdout"])
+def test_other_committed_models_reproduce_their_scores(summary, model, split):
+    _rescore(summary, split, str(RESULTS / "models" / f"{model}.zip"))
+
+
+@pytest.mark.parametrize("split", ["fcc_test", "hsdpa_holdout"])
+@pytest.mark.parametrize("baseline", [pytest.param(b, marks=SLOW) if b.startswith("robust_mpc") else b
+                                      for b in BASELINES])
+def test_published_baselines_reproduce_their_scores(summary, split, baseline):
+    _rescore(summary, split, baseline)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("split", ["fcc_test", "hsdpa_holdout"])
+def test_published_offline_optimum_reproduces_its_scores(summary, split):
+    _rescore(summary, split, "optimal")
