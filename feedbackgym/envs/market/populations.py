@@ -44,7 +44,7 @@ from .layout import (F_ACT0, F_ACTIVITY, F_BAND_PCT, F_EV_CROSS, F_EV_PREV_DM,
                      H_MID, H_VALUE, H_VOL, HN, I_AUCTION_VOL, I_BA, I_BAND_HI, I_BAND_LO, I_BB,
                      I_BUYVOL, I_EVENTS, I_FUND_VOL, I_HALT, I_HALT_REM, I_HALTED_TOTAL, I_HIWATER,
                      I_INDICATIVE, I_LAST, I_LIMIT_STATE, I_MAKER_VOL, I_MAX_SELL_TRIG,
-                     I_MIN_BUY_TRIG, I_N_HALTS, I_NFILL, I_NSTOP, I_NTR, I_OPEN, I_PREV_MID2,
+                     I_MIN_BUY_TRIG, I_N_HALTS, I_NFILL, I_NSTOP, I_NTR, I_OPEN, I_PREV_MID2, I_REOPEN_T,
                      I_SELL_ACTIVE, I_SELL_EXEC, I_SELL_REM, I_SELLVOL, I_T,
                      I_TMAX, I_TMIN, I_TOTAL_EVENTS, I_TOTAL_VOL, I_VALUE, I_VOL, IOC, LIMIT,
                      MARKET, MAXEV, MAXQ, MK_INV, MK_PULL_UNTIL, MK_VOL, NL, O_OWNER, O_SIDE,
@@ -263,7 +263,7 @@ def ev_maker(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, 
     if mk[MK_PULL_UNTIL, i] > t:
         return
     mid = mid_ticks(ist)
-    stress = abs(mid - hist[H_MID, (t - 10) % HN])
+    stress = abs(mid - hist[H_MID, (max(t - 10, ist[I_REOPEN_T])) % HN])
     if stress >= prm[P_MK_PULL]:
         mk[MK_PULL_UNTIL, i] = t + 3.0 + 10.0 * R.uniform(rs)
         return
@@ -334,7 +334,7 @@ def ev_deep(prm, ist, fst, od, lv, free, fills, dv, rs, i):
 def ev_mom(prm, ist, od, lv, free, fills, hist, mo, rs, i):
     t = ist[I_T]
     lookback = int(mo[TR_B, i])
-    past = hist[H_MID, (t - lookback) % HN]
+    past = hist[H_MID, max(t - lookback, ist[I_REOPEN_T]) % HN]
     mid = mid_ticks(ist)
     sig = (mid - past) / past * 1e4
     pos = mo[TR_A, i]
@@ -543,6 +543,7 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
             ist[I_AUCTION_VOL] = auction_vol
             ist[I_HALT] = 0
             ist[I_INDICATIVE] = -1
+            ist[I_REOPEN_T] = t  # algorithms restart: signals are measured from the reopening
             ist[I_PREV_MID2] = -1
             after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st)
         else:
@@ -642,6 +643,7 @@ def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, 
     seller = int(prm[P_SELL_SIZE])
     ist[I_SELL_REM] = 0  # no selling during the warm-up
     ist[I_T] = -WARMUP_S  # the warm-up fills the history ring at negative times
+    ist[I_REOPEN_T] = -HN
     for _ in range(WARMUP_S):
         step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, A_CONTINUE)
     # the episode starts here (ist[I_T] == 0)

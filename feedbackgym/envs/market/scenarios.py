@@ -4,7 +4,8 @@ calm day). :func:`~.sim.scenario_params` applies them, then the caller's overrid
 * ``calm`` -- a 6.5-hour day (23,400 s) with no seller: the realism gate (stylized facts).
 * ``flash_crash`` -- the hour around a large POV seller (9 % of trailing volume, no price limit)
   who starts after 15 calm minutes, in a thinner market whose intermediaries' inventory caps sum
-  to ~4.5 % of the program and whose fundamental buyers arrive slowly with finite capacity; the
+  to ~4.4 % of the program, whose liquidity supply is half the calm day's and whose fundamental
+  buyers arrive slowly with finite capacity; the
   clock starts at 14:17 (``session_offset_s``) as on 6 May 2010.
 * ``news`` -- a true 4 % drop of the fundamental value 15 minutes in: prices *should* fall and
   stay down; a regulator that blocks the move only delays price discovery.
@@ -22,13 +23,18 @@ _THIN_MARKET: dict[str, Any] = {
     "session_offset_s": _AFTERNOON,
     "seller_start_s": 900,
     "seller_participation": 0.09,
-    "fundamental_rate_per_s": 0.02,
-    "fundamental_capacity": 20,
+    "noise_orders_per_s": 6.0,       # half the calm day's liquidity supply ...
+    "noise_lifetime_s": 10.0,        # ... resting for half as long
+    "maker_value_lean_ticks": 4.0,   # intermediaries quote around the market, not a value model
+    "fundamental_rate_per_s": 0.02,  # slow fundamental buyers ...
+    "fundamental_capacity": 20,      # ... with finite capacity
+    "stop_orders": 400,
 }
 
 SCENARIO_PRESETS: dict[str, dict[str, Any]] = {
     "calm": {},
-    "flash_crash": {**_THIN_MARKET, "seller_size": 6000, "maker_inventory_cap": 27},
+    # 10 makers x 40 contracts = 4.4 % of the 9,000-contract program (6 May 2010: ~3,300 of 75,000)
+    "flash_crash": {**_THIN_MARKET, "seller_size": 9000, "maker_inventory_cap": 40},
     "news": {"length_s": 3600, "session_offset_s": _AFTERNOON, "news_time_s": 900, "news_drop_pct": 4.0},
-    "mini_crash": {**_THIN_MARKET, "seller_size": 2000, "maker_inventory_cap": 27},
+    "mini_crash": {**_THIN_MARKET, "seller_size": 3000, "maker_inventory_cap": 40},
 }

@@ -1,0 +1,120 @@
+"""Crash signature of issue 8 (must-show 2) from a per-second run of the market simulator.
+
+Shared by ``crash.py`` (the published table and plots) and quick calibration probes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from feedbackgym.envs.market.sim import CONTINUE, PAUSE, MarketSim
+
+KEYS = ("mid", "spread_ticks", "depth_bid_near", "volume", "maker_volume", "maker_net_inventory",
+        "halted", "fundamental", "seller_executed_qty")
+
+
+class VelocityPause:
+    """Stop-Logic-like rule: a ``pause_s`` reserved state when the mid fell more than ``drop_pct``
+    within ``window_s`` seconds (CME Velocity Logic; the breaker plug-ins of the env are richer)."""
+
+    def __init__(self, drop_pct: float = 1.0, window_s: int = 30, cooldown_s: int = 60):
+        self.drop_pct, self.window_s, self.cooldown_s = drop_pct, window_s, cooldown_s
+
+    def reset(self):
+        self.mids, self.cool = [], 0
+
+    def act(self, sim) -> int:
+        self.cool -= 1
+        a = CONTINUE
+        if (not sim.halted and self.cool <= 0 and len(self.mids) > self.window_s
+                and sim.mid / max(self.mids[-self.window_s - 1:]) - 1 < -self.drop_pct / 100):
+            a = PAUSE
+            self.cool = self.cooldown_s
+        self.mids.append(sim.mid)
+        return a
+
+
+def run_episode(params, seed: int, rule=None) -> dict:
+    sim = MarketSim(params)
+    sim.reset(np.random.default_rng(seed))
+    out = {k: np.empty(params.length_s) for k in KEYS}
+    actions = np.zeros(params.length_s, np.int64)
+    if rule is not None:
+        rule.reset()
+    for t in range(params.length_s):
+        a = rule.act(sim) if rule is not None else CONTINUE
+        actions[t] = a
+        sim.step(a)
+        for k in KEYS:
+            out[k][t] = getattr(sim, k)
+    out["action"] = actions
+    out["n_halts"] = sim.n_halts
+    out["seller_done_s"] = (int(np.argmax(out["seller_executed_qty"] >= params.seller_size)) + 1 - params.seller_start_s
+                            if params.seller_size and out["seller_executed_qty"][-1] >= params.seller_size else None)
+    out["seller_value"] = sim.seller_executed_value
+    out["seller_qty"] = sim.seller_executed_qty
+    return out
+
+
+def signature(out: dict, params) -> dict:
+    """The must-show-2 quantities. Index i of each series is the state after second i+1."""
+    s0 = params.seller_start_s
+    mid = out["mid"]
+    pre_mid = mid[s0 - 1]
+    pre_depth = float(np.mean(out["depth_bid_near"][max(0, s0 - 300):s0]))
+    pre_spread = float(np.nanmean(out["spread_ticks"][max(0, s0 - 300):s0]))
+    win = slice(s0, min(len(mid), s0 + 900))
+    trough_i = s0 + int(np.argmin(mid[win]))
+    trough = mid[trough_i]
+    dd = 1 - trough / pre_mid
+    leg_start = max(s0, trough_i - 30)
+    last_leg = (np.max(mid[leg_start:trough_i + 1]) - trough) / pre_mid
+    near = slice(max(0, trough_i - 10), trough_i + 11)
+    depth_frac = float(np.min(out["depth_bid_near"][near])) / max(pre_depth, 1.0)
+    spread_max = float(np.nanmax(out["spread_ticks"][near])) if np.any(np.isfinite(out["spread_ticks"][near])) else np.nan
+    crash = slice(s0, min(len(mid), trough_i + 300))
+    vol = out["volume"][crash].sum()
+    maker_share = float(out["maker_volume"][crash].sum() / max(2 * vol, 1))
+    inv = out["maker_net_inventory"][crash]
+    cap_total = params.maker_inventory_cap * params.n_makers
+    halted = out["halted"] > 0
+    pauses = np.nonzero(out["action"][s0:] == PAUSE)[0]
+    first_pause = s0 + int(pauses[0]) if len(pauses) else None
+    if first_pause is not None:
+        # rebound measured from the trough up to 5 minutes after the pause
+        end = min(len(mid) - 1, first_pause + params.pause_s + 300)
+        tr_i = s0 + int(np.argmin(mid[s0:end + 1]))
+        drop = pre_mid - mid[tr_i]
+        rebound = (np.max(mid[tr_i:end + 1]) - mid[tr_i]) / drop if drop > 0 else np.nan
+    else:
+        end = min(len(mid) - 1, trough_i + 300)
+        drop = pre_mid - trough
+        rebound = (np.max(mid[trough_i:end + 1]) - trough) / drop if drop > 0 else np.nan
+    return {
+        "drawdown_pct": 100 * dd,
+        "time_to_trough_s": trough_i + 1 - s0,
+        "last_leg_30s_pct": 100 * last_leg,
+        "depth_at_trough_frac": depth_frac,
+        "spread_at_trough_ticks": spread_max,
+        "pre_spread_ticks": pre_spread,
+        "maker_share": maker_share,
+        "maker_max_abs_net_inv": float(np.max(np.abs(inv))) if len(inv) else 0.0,
+        "maker_cap_total": cap_total,
+        "rebound_5min_frac": float(rebound),
+        "n_halts": int(out["n_halts"]),
+        "halted_s": int(halted.sum()),
+        "seller_done_s": out["seller_done_s"],
+        "seller_shortfall_bps": (1e4 * (1 - out["seller_value"] / max(out["seller_qty"], 1) / pre_mid)
+                                 if out["seller_qty"] else np.nan),
+    }
+
+
+CHECKS = (
+    ("drawdown 4-8% within 15 min", lambda s: 4 <= s["drawdown_pct"] <= 8),
+    ("last leg >= 1.5% within 30 s", lambda s: s["last_leg_30s_pct"] >= 1.5),
+    ("depth at trough <= 5% of pre-shock", lambda s: s["depth_at_trough_frac"] <= 0.05),
+    ("spread >= 10 ticks at trough", lambda s: s["spread_at_trough_ticks"] >= 10),
+    ("maker net inventory within cap", lambda s: s["maker_max_abs_net_inv"] <= s["maker_cap_total"]),
+    ("maker volume share >= 33%", lambda s: s["maker_share"] >= 0.33),
+)
+REBOUND_CHECK = ("rebound >= 50% within 5 min of a 5-s pause", lambda s: s["rebound_5min_frac"] >= 0.5)

@@ -1,0 +1,25 @@
+"""Calibration probe: crash signature over a few seeds, with and without the velocity pause."""
+import argparse
+import json
+import sys
+
+sys.path.insert(0, "experiments/market")
+from crash_lib import CHECKS, REBOUND_CHECK, VelocityPause, run_episode, signature  # noqa: E402
+
+from feedbackgym.envs.market.sim import scenario_params  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--seeds", type=int, default=3)
+ap.add_argument("--scenario", default="flash_crash")
+ap.add_argument("--set", nargs="*", default=[])
+ap.add_argument("--nopause", action="store_true")
+args = ap.parse_args()
+over = {k: json.loads(v) for k, v in (a.split("=") for a in args.set)}
+p = scenario_params(args.scenario, **over)
+for seed in range(args.seeds):
+    for name, rule in ((("none", None),) if args.nopause else (("none", None), ("pause", VelocityPause()))):
+        s = signature(run_episode(p, seed, rule), p)
+        checks = CHECKS + ((REBOUND_CHECK,) if rule else ())
+        ok = "".join("Y" if c(s) else "n" for _, c in checks)
+        print(f"seed {seed} {name:5s} {ok:8s} " + " ".join(
+            f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in s.items()))
