@@ -79,3 +79,31 @@ def test_published_baselines_reproduce_their_scores(summary, split, baseline):
 @pytest.mark.parametrize("split", ["fcc_test", "hsdpa_holdout"])
 def test_published_offline_optimum_reproduces_its_scores(summary, split):
     _rescore(summary, split, "optimal")
+
+
+def _published(split):
+    return json.loads((RESULTS / split / "compare.json").read_text())["policies"]
+
+
+def test_fcc_test_clean_table_is_the_fcc_test_table_on_the_clean_traces():
+    """fcc_test_clean's per-trace scores are fcc_test's (guarded above) on its 119 traces, so its
+    table needs no simulation to be checked."""
+    from feedbackgym.envs.abr.traces import split_files
+
+    full, clean = _published("fcc_test"), _published("fcc_test_clean")
+    names = [f.name for f in split_files("fcc_test_clean")]
+    assert list(clean) == list(full)
+    for policy, v in clean.items():
+        assert [e["trace"] for e in v["episodes"]] == names
+        per_trace = {e["trace"]: e["qoe_per_chunk"] for e in full[policy]["episodes"]}
+        assert [e["qoe_per_chunk"] for e in v["episodes"]] == [per_trace[n] for n in names]
+        assert v["aggregate"]["qoe_per_chunk"] == pytest.approx(sum(per_trace[n] for n in names) / len(names),
+                                                               abs=1e-12)
+
+
+@pytest.mark.parametrize("policy", ["bb", "rb", "bola", "robust_mpc", "ppo"])
+def test_route_holdout_table_reproduces(policy):
+    spec = str(RESULTS / "models" / f"{policy}.zip") if policy == "ppo" else policy
+    result = evaluate(ENV_ID, spec, {"mode": "pensieve"}, traces="hsdpa_route_holdout")
+    published = _published("hsdpa_route_holdout")[policy]
+    assert result.aggregate["qoe_per_chunk"] == pytest.approx(published["aggregate"]["qoe_per_chunk"], abs=1e-9)
