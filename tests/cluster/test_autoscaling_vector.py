@@ -77,7 +77,7 @@ def test_bad_vector_inputs():
         vec.step(np.zeros(3, dtype=int))
     vec.reset(seed=0)
     with pytest.raises(ValueError, match="outside Discrete"):
-        vec.step(np.array([0, 50, 1]))
+        vec.step(np.array([0, 100, 1]))
     with pytest.raises(ValueError, match="3 integer actions"):
         vec.step(np.array([0, 1]))
     with pytest.raises(ValueError, match="seeds"):

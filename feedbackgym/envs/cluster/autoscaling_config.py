@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...config import boolean, number, one_of, param, validate
+from ...config import boolean, interval, number, one_of, param, validate
 
 
 def _traces(name, v):
@@ -38,6 +38,12 @@ def _utilisations(name, v):
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: target utilisations must be distinct, got {list(v)}")
     return out
+
+
+def _size(name, v):
+    if isinstance(v, (list, tuple)):
+        return interval(1e-6, 1e6)(name, v)
+    return number(0.0, 1e6, lo_open=True)(name, v)
 
 
 def _synthetic(name, v):
@@ -74,10 +80,14 @@ class AutoscalingConfig:
                           "are held constant within)", one_of(*STEP_CHOICES_S))
     provisioning_delay_s: float = param(180.0, "time from ordering a replica until it serves (boot + readiness), "
                                         "s; a multiple of step_s", number(0.0, 86400.0))
-    p99_demand_replicas: float = param(10.0, "each trace's CPU usage is scaled so that its 99th percentile needs "
-                                       "this many fully used replicas", number(0.0, 10000.0, lo_open=True))
+    p99_demand_replicas: Any = param([3.0, 30.0], "service size: each episode's trace is scaled so that its 99th "
+                                     "percentile needs this many fully used replicas; a number, or [low, high] "
+                                     "drawn log-uniformly per episode (so the size must be read from the demand, "
+                                     "not assumed)", _size)
+    obs_scale_replicas: float = param(10.0, "demand and replica counts are divided by this in the observation",
+                                      number(0.0, 1e6, lo_open=True))
     min_replicas: int = param(1, "fewest replicas (>= 1: no scale to zero)", number(1, 100000, integer=True))
-    max_replicas: int = param(50, "most replicas", number(1, 100000, integer=True))
+    max_replicas: int = param(100, "most replicas", number(1, 100000, integer=True))
     initial_replicas: Any = param(None, "replicas ready at the start, or null: the first step's demand / "
                                   "initial_utilisation, rounded up", number(1, 100000, integer=True, allow_none=True))
     initial_utilisation: float = param(0.7, "utilisation the service is sized for at the start when "

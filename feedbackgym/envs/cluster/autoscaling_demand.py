@@ -1,10 +1,10 @@
 """Demand traces of the autoscaling env, laid out for O(1) lookups by both the single env and its twin.
 
 A service's demand is a VM's CPU usage (Bitbrains GWA-T-12 or the seeded synthetic generator of
-:mod:`feedbackgym.envs.cluster.workloads`), in *replica units*: each trace is scaled so that its
-99th percentile of 5-minute windows needs ``p99_demand_replicas`` fully used replicas (spikes
-above the p99 stay as they are, up to 23x it in the bundled VMs). A window's demand is held for
-every control step inside it (the traces have no finer resolution).
+:mod:`feedbackgym.envs.cluster.workloads`), stored in units of the trace's 99th percentile of
+5-minute windows (spikes above it stay as they are, up to 23x it in the bundled VMs); the env
+multiplies by the episode's service size (``p99_demand_replicas``) to get replica units. A
+window's demand is held for every control step inside it (the traces have no finer resolution).
 
 All traces are concatenated into one array, each preceded by ``pad`` steps back-filled with its
 first value (and followed by one step repeating its last), so that every observation feature (lags, last hour's maximum, the same time
@@ -39,7 +39,7 @@ class DemandSet:
     hour_max: np.ndarray       # (total,) hour_max[i] = max(demand[i - hour_steps : i])
     time_features: np.ndarray  # (total, 4) float32: sin/cos time of day, sin/cos day of week (UTC)
     time_s: np.ndarray         # (total,) Unix time of each step's start (0 in the padding)
-    scale: np.ndarray          # (K,) replica units per CPU core of each trace
+    p99_cores: np.ndarray      # (K,) each trace's 99th percentile of CPU usage, cores (the unit)
     pad: int
     hour_steps: int
     day_steps: int
@@ -49,13 +49,13 @@ class DemandSet:
         return len(self.names)
 
     def history(self, k: int, start: int, max_days: float = 14.0) -> np.ndarray:
-        """The genuine demand of trace ``k`` before step ``start`` (at most ``max_days``), a copy."""
+        """The genuine demand of trace ``k`` before step ``start`` (at most ``max_days``; p99 units)."""
         lo = max(0, start - int(round(max_days * self.day_steps)))
         o = int(self.offset[k])
         return self.demand[o + lo:o + start].copy()
 
     def future(self, k: int, start: int) -> np.ndarray:
-        """Demand of trace ``k`` from step ``start`` to its end (what a hindsight oracle reads), a view."""
+        """Demand of trace ``k`` from step ``start`` to its end (p99 units; what a hindsight oracle reads)."""
         o = int(self.offset[k])
         return self.demand[o + start:o + int(self.steps[k])]
 
@@ -68,7 +68,7 @@ def _steps_per_window(step_s: float) -> int:
     return int(sub)
 
 
-def build_demand_set(workloads, step_s: float, p99_demand_replicas: float) -> DemandSet:
+def build_demand_set(workloads, step_s: float) -> DemandSet:
     """Lay out ``workloads`` (objects with ``name``, ``timestamps_s``, ``cpu_usage_cores``)."""
     sub = _steps_per_window(step_s)
     hour, day, week = (int(round(s / step_s)) for s in (HOUR_S, DAY_S, WEEK_S))
@@ -82,14 +82,13 @@ def build_demand_set(workloads, step_s: float, p99_demand_replicas: float) -> De
         if not p99 > 0:
             raise ValueError(f"trace {w.name}: its CPU usage is zero in 99% of windows; cannot scale it to "
                              "replicas (p99_demand_replicas needs a positive 99th percentile)")
-        scale = p99_demand_replicas / p99
-        d = np.repeat(cpu * scale, sub)
+        d = np.repeat(cpu / p99, sub)
         t = (np.repeat(np.asarray(w.timestamps_s, dtype=np.float64), sub)
              + np.tile(np.arange(sub, dtype=np.float64) * step_s, len(cpu)))
         names.append(w.name)
         steps.append(len(d))
         offsets.append(pos + pad)
-        scales.append(scale)
+        scales.append(p99)
         # one trailing step (the last value again) so the observation after the last step exists
         demand_parts += [np.full(pad, d[0]), d, d[-1:]]
         time_parts += [np.zeros(pad), t, t[-1:] + step_s]
@@ -113,12 +112,12 @@ def build_demand_set(workloads, step_s: float, p99_demand_replicas: float) -> De
 
 
 @functools.lru_cache(maxsize=8)
-def _cached(traces: str, seed: int, count: int, days: float, step_s: float, p99: float) -> DemandSet:
+def _cached(traces: str, seed: int, count: int, days: float, step_s: float) -> DemandSet:
     if traces == "synthetic":
         workloads = load_workloads("synthetic", seed=seed, count=count, days=days)
     else:
         workloads = load_workloads(traces)
-    return build_demand_set(workloads, step_s, p99)
+    return build_demand_set(workloads, step_s)
 
 
 def demand_set(cfg) -> DemandSet:
@@ -126,5 +125,4 @@ def demand_set(cfg) -> DemandSet:
     syn = cfg.synthetic
     if cfg.traces != "synthetic":
         syn = {"seed": 0, "count": 0, "days": 0.0}
-    return _cached(cfg.traces, int(syn["seed"]), int(syn["count"]), float(syn["days"]), cfg.step_s,
-                   cfg.p99_demand_replicas)
+    return _cached(cfg.traces, int(syn["seed"]), int(syn["count"]), float(syn["days"]), cfg.step_s)

@@ -19,7 +19,7 @@ from .autoscaling_sim import COMPONENTS, TOTALS, Service, episode_metrics, step_
 from .autoscaling_spec import AUTOSCALING_REWARD_PRESETS
 
 #: observation layout (feature names, in order); demand and replica counts are divided by
-#: ``p99_demand_replicas`` so that 1.0 is a trace's 99th-percentile demand
+#: ``obs_scale_replicas``
 OBS_FEATURES = (
     "demand_lag1", "demand_lag2", "demand_lag5", "demand_lag15", "demand_max_last_hour",
     "demand_yesterday", "demand_max_next_hour_yesterday", "demand_max_next_hour_last_week",
@@ -90,6 +90,7 @@ class Episode(NamedTuple):
     start: int        # first step (within the trace)
     steps: int        # steps in this episode
     ready: int        # replicas ready at the start
+    size: float       # replicas the trace's 99th-percentile demand needs (demand multiplier)
 
 
 def draw_episode(setup: AutoscalingSetup, rng: np.random.Generator, trace_index, next_trace: int) -> Episode:
@@ -108,12 +109,15 @@ def draw_episode(setup: AutoscalingSetup, rng: np.random.Generator, trace_index,
     n = int(ds.steps[k])
     length = n if setup.episode_steps is None else min(setup.episode_steps, n)
     start = int(rng.integers(0, n - length + 1)) if cfg.random_start else 0
+    size = cfg.p99_demand_replicas
+    if isinstance(size, tuple):
+        size = float(math.exp(rng.uniform(math.log(size[0]), math.log(size[1]))))
     if cfg.initial_replicas is not None:
         ready = cfg.initial_replicas
     else:
-        d0 = float(ds.demand[int(ds.offset[k]) + start])
+        d0 = float(ds.demand[int(ds.offset[k]) + start]) * size
         ready = min(max(math.ceil(d0 / cfg.initial_utilisation), cfg.min_replicas), cfg.max_replicas)
-    return Episode(k, start, length, ready)
+    return Episode(k, start, length, ready, size)
 
 
 class ClusterAutoscalingEnv(gym.Env):
@@ -123,7 +127,9 @@ class ClusterAutoscalingEnv(gym.Env):
 
     A service runs on identical replicas; its demand follows a real VM's CPU usage (Bitbrains
     GWA-T-12, Shen et al., CCGrid 2015) or a seeded synthetic trace, scaled so that the trace's
-    99th percentile needs ``p99_demand_replicas`` fully used replicas. Every ``step_s`` seconds
+    99th percentile needs ``p99_demand_replicas`` fully used replicas — by default a size drawn
+    log-uniformly from [3, 30] per episode, so a controller must read the service's size from
+    its demand instead of assuming it. Every ``step_s`` seconds
     (default 60) the agent sets the desired replica count. New replicas serve only after a
     provisioning delay (default 180 s: boot and readiness); removed replicas stop at once
     (provisioning ones first). When demand exceeds the *ready* capacity, the step counts as
@@ -144,9 +150,8 @@ class ClusterAutoscalingEnv(gym.Env):
 
     ## Observation Space
 
-    ``Box(15,)`` float32; demand and replica counts are in units of the trace's p99 demand
-    (``/ p99_demand_replicas``), so 1.0 is a busy hour. Features before the trace begins read its
-    first value.
+    ``Box(15,)`` float32; demand (replica units) and replica counts are divided by
+    ``obs_scale_replicas`` (10). Features before the trace begins read its first value.
 
     | index | feature                              | meaning                                        |
     |-------|--------------------------------------|------------------------------------------------|
@@ -218,7 +223,7 @@ class ClusterAutoscalingEnv(gym.Env):
         self.config = setup.config
         self.service = Service(setup.delay_steps)
         self._weights = getattr(setup.reward_fn, "weights", None)
-        self._norm = 1.0 / setup.config.p99_demand_replicas
+        self._norm = 1.0 / setup.config.obs_scale_replicas
 
     @property
     def num_traces(self) -> int:
@@ -234,7 +239,7 @@ class ClusterAutoscalingEnv(gym.Env):
         if s.deltas is None and s.utilisations is None:
             return desired - cfg.min_replicas
         current = self.service.desired
-        last = float(s.demand.demand[self._base + self._t - 1])
+        last = float(s.demand.demand[self._base + self._t - 1]) * self._size
         reached = [s.desired_for_action(a, current, last) for a in range(self.action_space.n)]
         return int(np.argmin(np.abs(np.asarray(reached) - desired)))
 
@@ -242,13 +247,13 @@ class ClusterAutoscalingEnv(gym.Env):
         """The trace's genuine demand before the episode's first step (at most ``max_days``), one
         value per step: the metric history a forecasting autoscaler has (not in ``info``, whose
         arrays must have one shape across sub-envs)."""
-        return self.setup.demand.history(self._k, self._start, max_days)
+        return self.setup.demand.history(self._k, self._start, max_days) * self._size
 
     def future_demand(self) -> np.ndarray:
         """Demand (replica units) from the coming step to the end of the episode: what a hindsight
         oracle reads. Not part of the observation."""
         ds = self.setup.demand
-        return ds.future(self._k, self._start + self._t)[:self._steps - self._t]
+        return ds.future(self._k, self._start + self._t)[:self._steps - self._t] * self._size
 
     # ------------------------------------------------------------------------------- reset
 
@@ -266,15 +271,15 @@ class ClusterAutoscalingEnv(gym.Env):
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, trace_index")
         ep = draw_episode(self.setup, self.np_random, trace_index, self._next_trace)
         self._next_trace = ep.k + 1
-        self._k, self._start, self._steps, self._t = ep.k, ep.start, ep.steps, 0
+        self._k, self._start, self._steps, self._t, self._size = ep.k, ep.start, ep.steps, 0, ep.size
         self._base = int(self.setup.demand.offset[ep.k]) + ep.start
         self.service.reset(ep.ready)
         self._totals = dict.fromkeys(TOTALS, 0.0)
         self._done = False
         ds = self.setup.demand
-        info = self._state_info(float(ds.demand[self._base - 1]))
+        info = self._state_info(float(ds.demand[self._base - 1]) * ep.size)
         info.update({"trace_name": ds.names[ep.k], "start_step": ep.start, "episode_steps": ep.steps,
-                     "history_steps": ep.start})
+                     "history_steps": ep.start, "p99_demand_replicas": ep.size})
         return self._observe(), info
 
     # -------------------------------------------------------------------------------- step
@@ -292,8 +297,9 @@ class ClusterAutoscalingEnv(gym.Env):
         s, setup, cfg = self.service, self.setup, self.config
         previous = s.desired
         pos = self._base + self._t
-        s.apply(setup.desired_for_action(a, previous, float(setup.demand.demand[pos - 1])))
-        demand = float(setup.demand.demand[pos])
+        size = self._size
+        s.apply(setup.desired_for_action(a, previous, float(setup.demand.demand[pos - 1]) * size))
+        demand = float(setup.demand.demand[pos]) * size
         ready = s.ready
         billed = ready + s.provisioning if cfg.bill_provisioning else ready
         c = step_components(demand, ready, billed, s.desired, previous, setup.step_h, setup.step_min,
@@ -332,15 +338,15 @@ class ClusterAutoscalingEnv(gym.Env):
     # ---------------------------------------------------------------------------- helpers
 
     def _observe(self) -> np.ndarray:
-        ds, p, z, s = self.setup.demand, self._base + self._t, self._norm, self.service
+        ds, p, z, s, c = self.setup.demand, self._base + self._t, self._norm, self.service, self._size
         d, hm = ds.demand, ds.hour_max
         obs = np.empty(len(OBS_FEATURES), dtype=np.float32)
-        obs[0], obs[1], obs[2], obs[3] = (d[p - LAGS[0]] * z, d[p - LAGS[1]] * z, d[p - LAGS[2]] * z,
-                                          d[p - LAGS[3]] * z)
-        obs[4] = hm[p] * z
-        obs[5] = d[p - ds.day_steps] * z
-        obs[6] = hm[p - ds.day_steps + ds.hour_steps] * z
-        obs[7] = hm[p - ds.week_steps + ds.hour_steps] * z
+        obs[0], obs[1], obs[2], obs[3] = (d[p - LAGS[0]] * c * z, d[p - LAGS[1]] * c * z,
+                                          d[p - LAGS[2]] * c * z, d[p - LAGS[3]] * c * z)
+        obs[4] = hm[p] * c * z
+        obs[5] = d[p - ds.day_steps] * c * z
+        obs[6] = hm[p - ds.day_steps + ds.hour_steps] * c * z
+        obs[7] = hm[p - ds.week_steps + ds.hour_steps] * c * z
         prov = s.provisioning
         obs[8], obs[9], obs[10] = s.ready * z, prov * z, (s.ready + prov) * z
         obs[11:] = ds.time_features[p]

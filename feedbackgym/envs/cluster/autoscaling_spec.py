@@ -95,6 +95,7 @@ AUTOSCALING = EnvSpec(
     multi_agent=None,
     test_kwargs={"episode_days": 0.25},
     test_variants=({}, {"action_mode": "delta", "provisioning_delay_s": 0.0},
+                   {"action_mode": "utilisation", "p99_demand_replicas": 12.0},
                    {"traces": "synthetic", "step_s": 300.0, "provisioning_delay_s": 600.0,
                     "reward": "autoscaling_unserved"}),
 )

@@ -55,7 +55,8 @@ class ClusterAutoscalingVectorEnv(VectorEnv):
         self.setup, self.config = setup, setup.config
         self.services = BatchedServices(n, setup.delay_steps)
         self._weights = getattr(setup.reward_fn, "weights", None)
-        self._norm = 1.0 / setup.config.p99_demand_replicas
+        self._norm = 1.0 / setup.config.obs_scale_replicas
+        self._size = np.ones(n)
         self._k = np.zeros(n, dtype=np.int64)
         self._base = np.zeros(n, dtype=np.int64)
         self._t = np.zeros(n, dtype=np.int64)
@@ -103,6 +104,7 @@ class ClusterAutoscalingVectorEnv(VectorEnv):
         setup, ds, n = self.setup, self.setup.demand, self.num_envs
         names = np.full(n, None, dtype=object)
         start = np.zeros(n, dtype=np.int64)
+        size = np.zeros(n)
         ready = np.zeros(len(idx), dtype=np.int64)
         for j, i in enumerate(idx):
             ep = draw_episode(setup, self._rngs[i], None, int(self._next_trace[i]))
@@ -110,16 +112,17 @@ class ClusterAutoscalingVectorEnv(VectorEnv):
             self._k[i], self._t[i], self._steps[i] = ep.k, 0, ep.steps
             self._base[i] = int(ds.offset[ep.k]) + ep.start
             ready[j] = ep.ready
-            names[i], start[i] = ds.names[ep.k], ep.start
+            names[i], start[i], size[i] = ds.names[ep.k], ep.start, ep.size
+            self._size[i] = ep.size
         self.services.reset(idx, ready)
         for acc in self._totals.values():
             acc[idx] = 0.0
         self._observe(idx)
         mask = _mask(idx, n)
         info = {"trace_name": names, "start_step": start, "episode_steps": self._steps.copy(),
-                "history_steps": start.copy()}
+                "history_steps": start.copy(), "p99_demand_replicas": size}
         info.update({"_" + key: mask for key in list(info)})
-        info.update(self._state_info(idx, ds.demand[self._base[idx] - 1]))
+        info.update(self._state_info(idx, ds.demand[self._base[idx] - 1] * self._size[idx]))
         return info
 
     # -------------------------------------------------------------------------------- step
@@ -166,16 +169,17 @@ class ClusterAutoscalingVectorEnv(VectorEnv):
         sel = slice(None) if idx is None else idx
         previous = sv.desired[sel].copy()
         pos = self._base[sel] + self._t[sel]
+        size = self._size[sel]
         if setup.deltas is not None:
             desired = np.minimum(np.maximum(previous + setup.deltas[a], cfg.min_replicas), cfg.max_replicas)
         elif setup.utilisations is not None:
             u = setup.utilisations[np.maximum(a - 1, 0)]
-            sized = np.ceil(setup.demand.demand[pos - 1] / u).astype(np.int64)
+            sized = np.ceil(setup.demand.demand[pos - 1] * size / u).astype(np.int64)
             desired = np.minimum(np.maximum(np.where(a == 0, previous, sized), cfg.min_replicas), cfg.max_replicas)
         else:
             desired = cfg.min_replicas + a
         sv.apply(desired, idx)
-        demand = setup.demand.demand[pos]
+        demand = setup.demand.demand[pos] * size
         ready = sv.ready[sel].copy()
         billed = ready + sv.pending[sel].sum(axis=1) if cfg.bill_provisioning else ready
         c = step_components_batch(demand, ready, billed, desired, previous, setup.step_h, setup.step_min,
@@ -224,14 +228,15 @@ class ClusterAutoscalingVectorEnv(VectorEnv):
         ds, z, sv = self.setup.demand, self._norm, self.services
         sel = slice(None) if idx is None else idx
         p = self._base[sel] + self._t[sel]
+        c = self._size[sel]
         d, hm = ds.demand, ds.hour_max
         obs = np.empty((len(p), len(OBS_FEATURES)), dtype=np.float32)
         for j, lag in enumerate(LAGS):
-            obs[:, j] = d[p - lag] * z
-        obs[:, 4] = hm[p] * z
-        obs[:, 5] = d[p - ds.day_steps] * z
-        obs[:, 6] = hm[p - ds.day_steps + ds.hour_steps] * z
-        obs[:, 7] = hm[p - ds.week_steps + ds.hour_steps] * z
+            obs[:, j] = d[p - lag] * c * z
+        obs[:, 4] = hm[p] * c * z
+        obs[:, 5] = d[p - ds.day_steps] * c * z
+        obs[:, 6] = hm[p - ds.day_steps + ds.hour_steps] * c * z
+        obs[:, 7] = hm[p - ds.week_steps + ds.hour_steps] * c * z
         ready = sv.ready[sel]
         prov = sv.pending[sel].sum(axis=1)
         obs[:, 8], obs[:, 9], obs[:, 10] = ready * z, prov * z, (ready + prov) * z
