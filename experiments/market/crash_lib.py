@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from feedbackgym.envs.market.sim import CONTINUE, PAUSE, MarketSim
+from feedbackgym.envs.market.sim import CONTINUE, OMNISCIENT_FIELDS, PAUSE, MarketSim
 
 KEYS = ("mid", "spread_ticks", "depth_bid_near", "volume", "maker_volume", "maker_net_inventory",
         "halted", "fundamental", "seller_executed_qty")
@@ -17,7 +17,7 @@ class VelocityPause:
     """Stop-Logic-like rule: a ``pause_s`` reserved state when the mid fell more than ``drop_pct``
     within ``window_s`` seconds (CME Velocity Logic; the breaker plug-ins of the env are richer)."""
 
-    def __init__(self, drop_pct: float = 1.0, window_s: int = 30, cooldown_s: int = 60):
+    def __init__(self, drop_pct: float = 1.2, window_s: int = 15, cooldown_s: int = 60):
         self.drop_pct, self.window_s, self.cooldown_s = drop_pct, window_s, cooldown_s
 
     def reset(self):
@@ -34,13 +34,33 @@ class VelocityPause:
         return a
 
 
+class ExchangeRule:
+    """Adapter: one of the env's circuit-breaker plug-ins (``breakers.make_breaker``) fed what an
+    exchange sees (the sim's snapshot minus the fundamental and the seller's internals)."""
+
+    def __init__(self, name: str, **kwargs):
+        from feedbackgym.envs.market.breakers import make_breaker
+        self.name = name
+        self.rule = make_breaker(name, **kwargs)
+
+    def reset(self, params):
+        self.rule.reset({"pause_s": params.pause_s, "halt_s": params.halt_s,
+                         "day_offset_s": params.session_offset_s, "day_length_s": params.session_length_s})
+
+    def act(self, sim) -> int:
+        s = sim.snapshot()
+        for k in OMNISCIENT_FIELDS:
+            s.pop(k, None)
+        return int(self.rule.decide(s))
+
+
 def run_episode(params, seed: int, rule=None) -> dict:
     sim = MarketSim(params)
     sim.reset(np.random.default_rng(seed))
     out = {k: np.empty(params.length_s) for k in KEYS}
     actions = np.zeros(params.length_s, np.int64)
     if rule is not None:
-        rule.reset()
+        rule.reset(params) if isinstance(rule, ExchangeRule) else rule.reset()
     for t in range(params.length_s):
         a = rule.act(sim) if rule is not None else CONTINUE
         actions[t] = a

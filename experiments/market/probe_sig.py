@@ -4,7 +4,7 @@ import json
 import sys
 
 sys.path.insert(0, "experiments/market")
-from crash_lib import CHECKS, REBOUND_CHECK, VelocityPause, run_episode, signature  # noqa: E402
+from crash_lib import CHECKS, REBOUND_CHECK, ExchangeRule, run_episode, signature  # noqa: E402
 
 from feedbackgym.envs.market.sim import scenario_params  # noqa: E402
 
@@ -17,7 +17,7 @@ args = ap.parse_args()
 over = {k: json.loads(v) for k, v in (a.split("=") for a in args.set)}
 p = scenario_params(args.scenario, **over)
 for seed in range(args.seeds):
-    for name, rule in ((("none", None),) if args.nopause else (("none", None), ("pause", VelocityPause()))):
+    for name, rule in ((("none", None),) if args.nopause else (("none", None), ("stop_logic", ExchangeRule("stop_logic")))):
         s = signature(run_episode(p, seed, rule), p)
         checks = CHECKS + ((REBOUND_CHECK,) if rule else ())
         ok = "".join("Y" if c(s) else "n" for _, c in checks)

@@ -23,12 +23,18 @@ _THIN_MARKET: dict[str, Any] = {
     "session_offset_s": _AFTERNOON,
     "seller_start_s": 900,
     "seller_participation": 0.09,
-    "noise_orders_per_s": 6.0,       # half the calm day's liquidity supply ...
-    "noise_lifetime_s": 10.0,        # ... resting for half as long
-    "maker_value_lean_ticks": 4.0,   # intermediaries quote around the market, not a value model
-    "fundamental_rate_per_s": 0.02,  # slow fundamental buyers ...
-    "fundamental_capacity": 20,      # ... with finite capacity
-    "stop_orders": 400,
+    "noise_orders_per_s": 6.0,        # half the calm day's order flow ...
+    "noise_lifetime_s": 10.0,         # ... resting half as long: a thin book
+    "noise_market_frac": 0.3,
+    "activity_vol": 0.5,              # a steadier afternoon than the calm day's
+    "maker_value_lean_ticks": 4.0,    # intermediaries quote around the market, not a value model
+    "maker_pull_move_ticks": 30.0,    # and pull after a 15-bps move within 10 s
+    "fundamental_rate_per_s": 0.005,  # slow fundamental buyers ...
+    "fundamental_capacity": 20,       # ... with finite capacity
+    "momentum_rate_per_s": 0.08,
+    "momentum_max_position": 200,
+    "stop_orders": 1000,
+    "stop_distance_pct": 2.0,
 }
 
 SCENARIO_PRESETS: dict[str, dict[str, Any]] = {

@@ -114,7 +114,7 @@ class MarketParams:
     maker_levels: int = param(3, "quote levels per side per maker", number(1, 8, integer=True))
     maker_half_spread_ticks: float = param(1.0, "maker half spread in calm, ticks", number(0.0, 1000.0))
     maker_refresh_per_s: float = param(1.0, "requotes per maker per second", number(0.0, 100.0))
-    maker_stress_widen: float = param(2.0, "half spread grows by this times the recent mid move (ticks)",
+    maker_stress_widen: float = param(0.3, "half spread grows by this times the recent mid move (ticks)",
                                       number(0.0, 100.0))
     maker_pull_move_ticks: float = param(60.0, "makers pull all quotes for a while when the mid moved this "
                                          "many ticks within 10 s", number(0.0, 1e6))
