@@ -80,11 +80,11 @@ FAMILY = Family(
     reward_components=_LOSS_DOC,
     reward_presets={
         "market_balanced": ({k: -w for k, w in COMPOSITE_WEIGHTS.items()},
-                            "minus the composite loss: dislocation % + 0.01 x excess spread ticks + 0.1 x halted s "
+                            "minus the composite loss: dislocation % + 0.01 x excess spread ticks + halted s "
                             "+ 0.01 x lost fundamental contracts + magnet %"),
-        "market_price": ({"dislocation_pct": -1.0, "magnet_pct": -1.0, "halted_s": -0.02},
-                         "price quality first: dislocation % + magnet % + 0.02 x halted s"),
-        "market_liquidity": ({"dislocation_pct": -1.0, "spread_excess_ticks": -0.05, "halted_s": -0.3,
+        "market_price": ({"dislocation_pct": -1.0, "magnet_pct": -1.0, "halted_s": -0.1},
+                         "price quality first: dislocation % + magnet % + 0.1 x halted s"),
+        "market_liquidity": ({"dislocation_pct": -1.0, "spread_excess_ticks": -0.05, "halted_s": -3.0,
                               "lost_fundamental_volume": -0.05, "magnet_pct": -1.0},
                              "trading access first: heavier spread, halt and lost-volume terms"),
     },

@@ -55,12 +55,15 @@ from typing import Any, Mapping
 COMPONENTS = ("dislocation_pct", "spread_excess_ticks", "halted_s", "lost_fundamental_volume", "magnet_pct")
 
 #: weights of the composite loss (and, negated, of the ``market_balanced`` reward). Per second:
-#: 1 % of dislocation weighs as much as a 100-tick spread, 10 halted seconds, 100 contracts of
-#: lost fundamental volume or a 1 % fall right after a reopening.
+#: 1 % of dislocation weighs as much as a 100-tick spread, one halted second, 100 contracts of
+#: lost fundamental volume or a 1 % fall right after a reopening. A halted second costs as much as
+#: a 1 % mispricing because nobody can trade at all: halting the whole hour must cost more than
+#: the crash it prevents (about 1 % of mean dislocation on the flash-crash preset), so only
+#: well-timed halts pay.
 COMPOSITE_WEIGHTS = {
     "dislocation_pct": 1.0,
     "spread_excess_ticks": 0.01,
-    "halted_s": 0.1,
+    "halted_s": 1.0,
     "lost_fundamental_volume": 0.01,
     "magnet_pct": 1.0,
 }

@@ -1,0 +1,270 @@
+"""Trained regulators against the circuit-breaker rules (issue 8, must-show 3).
+
+Stages (each reads what the previous wrote, so they can be rerun one by one):
+
+    .venv/bin/python experiments/market/regulator.py train --algo ppo     # -> runs/market_regulator_ppo
+    .venv/bin/python experiments/market/regulator.py train --algo dqn     # -> runs/market_regulator_dqn
+    .venv/bin/python experiments/market/regulator.py evaluate             # every policy on the test grid
+    .venv/bin/python experiments/market/regulator.py report               # table + plots
+
+``train`` runs ``feedbackgym train`` with the packaged hyperparameters (the
+``feedbackgym/FlashCrashRegulator-v0`` blocks of feedbackgym/agents/hyperparams/ppo.yml and dqn.yml)
+and copies the run's best model to results/market/models/. ``evaluate`` plays ``none``, every rule
+and the models on held-out seeds (from 10,000; training draws its episodes from seeds 0..n_envs-1
+and their continuations) and on seller sizes never trained on (``TEST_SETTINGS``), writing one
+JSON of per-episode records per policy to results/market/regulator/raw/. ``report`` turns them
+into results/market/regulator/{table.md,summary.json,*.png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+ENV_ID = "feedbackgym/FlashCrashRegulator-v0"
+RESULTS = ROOT / "results" / "market" / "regulator"
+MODELS = ROOT / "results" / "market" / "models"
+RULES = ("none", "stop_logic", "dynamic_cb", "luld", "mwcb")
+TEST_SEED = 10_000
+#: the held-out test grid: name -> env config overrides (training draws seller sizes uniformly
+#: from 3,000-12,000 contracts, see the hyperparameters' env_kwargs; 15,000 is outside that range)
+TEST_SETTINGS = {
+    "flash_crash": {"scenario": "flash_crash"},                                  # 9,000 contracts
+    "flash_crash_15000": {"scenario": "flash_crash", "market": {"seller_size": 15000}},
+    "mini_crash": {"scenario": "mini_crash"},                                    # 3,000 contracts
+    "news": {"scenario": "news"},                                                # a true 4 % drop
+}
+#: how the models act: every 5 simulated seconds (as trained); the rules act every second
+MODEL_ENV_KWARGS = {"decision_s": 5}
+
+
+def _models() -> dict[str, Path]:
+    return {name: MODELS / f"regulator_{name}.zip" for name in ("ppo", "dqn")
+            if (MODELS / f"regulator_{name}.zip").is_file()}
+
+
+# --------------------------------------------------------------------------------------- train
+
+
+def train(algo: str, timesteps: int | None, seed: int) -> None:
+    import torch
+
+    from feedbackgym.agents.train import train as run_training
+
+    torch.set_num_threads(1)
+    run = ROOT / "runs" / f"market_regulator_{algo}"
+    path = run_training(ENV_ID, algo, timesteps=timesteps, seed=seed, run_dir=run, progress_bar=False)
+    MODELS.mkdir(parents=True, exist_ok=True)
+    best = path / "best_model.zip"
+    src = best if best.is_file() else path / "model.zip"
+    shutil.copyfile(src, MODELS / f"regulator_{algo}.zip")
+    if (path / "evaluations.csv").is_file():
+        shutil.copyfile(path / "evaluations.csv", RESULTS / f"learning_curve_{algo}.csv")
+    print(f"copied {src} -> {MODELS / f'regulator_{algo}.zip'}")
+
+
+# ------------------------------------------------------------------------------------ evaluate
+
+
+def _play(job):
+    """One policy on one test setting: per-episode records plus the mid path of the first episode."""
+    policy_name, setting, seeds, env_kwargs = job
+    import gymnasium as gym
+    import torch
+
+    import feedbackgym  # noqa: F401
+    from feedbackgym.agents.policy import make_policy
+    from feedbackgym.agents.rollout import run_episode
+    from feedbackgym.family import PlannedEpisode
+
+    torch.set_num_threads(1)
+    env = gym.make(ENV_ID, **{**env_kwargs, **TEST_SETTINGS[setting]})
+    policy = make_policy(ENV_ID, policy_name, env)
+    records, path = [], None
+    for k, seed in enumerate(seeds):
+        rows = [] if k == 0 else None
+        rec = run_episode(env, policy, PlannedEpisode(seed, {}, f"{setting}/seed {seed}"), k, rows=rows)
+        rec["setting"] = setting
+        records.append(rec)
+        if rows is not None:
+            path = {"time_s": [r["time_s"] for r in rows], "mid": [r["mid"] for r in rows],
+                    "fundamental": [r["fundamental"] for r in rows], "halted": [r["halted"] for r in rows]}
+    env.close()
+    return policy_name, setting, records, path
+
+
+def evaluate(seeds: int, workers: int, only: list[str] | None) -> None:
+    from feedbackgym.files import atomic_write
+
+    policies = {r: ({}, r) for r in RULES}
+    for name, path in _models().items():
+        policies[name] = (MODEL_ENV_KWARGS, str(path))
+    if only:
+        policies = {k: v for k, v in policies.items() if k in only}
+    seed_list = list(range(TEST_SEED, TEST_SEED + seeds))
+    jobs = [(spec, setting, seed_list, kw) for name, (kw, spec) in policies.items() for setting in TEST_SETTINGS]
+    names = {spec: name for name, (kw, spec) in policies.items()}
+    out: dict[str, dict] = {name: {"records": [], "paths": {}} for name in policies}
+    with get_context("spawn").Pool(workers) as pool:
+        for spec, setting, records, path in pool.imap_unordered(_play, jobs):
+            name = names[spec]
+            out[name]["records"].extend(records)
+            out[name]["paths"][setting] = path
+            print(f"{name:11s} {setting:17s} composite loss {np.mean([r['composite_loss'] for r in records]):.4f} "
+                  f"halted {np.mean([r['halted_s'] for r in records]):.0f} s", flush=True)
+    raw = RESULTS / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name, data in out.items():
+        data["policy"] = name
+        data["env_kwargs"] = policies[name][0]
+        data["seeds"] = seed_list
+        atomic_write(raw / f"{name}.json", json.dumps(data, allow_nan=True) + "\n")
+
+
+# -------------------------------------------------------------------------------------- report
+
+COLUMNS = ("composite_loss", "max_drawdown_pct", "retrace_50_s", "halted_s", "n_halts", "spread_stress_ticks",
+           "mean_dislocation_pct")
+
+
+def _mean(records, key, setting=None):
+    v = [r[key] for r in records if setting is None or r["setting"] == setting]
+    return float(np.mean(v)) if v else math.nan
+
+
+def report() -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from feedbackgym.files import atomic_write
+
+    raw = {p.stem: json.loads(p.read_text()) for p in sorted((RESULTS / "raw").glob("*.json"))}
+    order = [p for p in (*RULES, "ppo", "dqn") if p in raw]
+    settings = list(TEST_SETTINGS)
+    summary = {"seeds": raw[order[0]]["seeds"], "settings": TEST_SETTINGS, "policies": {}}
+    for p in order:
+        recs = raw[p]["records"]
+        summary["policies"][p] = {
+            "overall": {c: _mean(recs, c) for c in COLUMNS},
+            "by_setting": {s: {c: _mean(recs, c, s) for c in COLUMNS} for s in settings},
+        }
+    rules = [p for p in order if p in RULES and p != "none"]
+    best_rule = min(rules, key=lambda p: summary["policies"][p]["overall"]["composite_loss"])
+    summary["best_rule"] = best_rule
+    verdicts = {}
+    for agent in (p for p in order if p not in RULES):
+        a, b = summary["policies"][agent]["overall"], summary["policies"][best_rule]["overall"]
+        news_a = summary["policies"][agent]["by_setting"]["news"]["n_halts"]
+        news_l = summary["policies"]["luld"]["by_setting"]["news"]["n_halts"] if "luld" in summary["policies"] else math.nan
+        verdicts[agent] = {
+            "loss_reduction_vs_best_rule": 1.0 - a["composite_loss"] / b["composite_loss"],
+            "halted_s_agent": a["halted_s"], "halted_s_best_rule": b["halted_s"],
+            "news_halts_agent": news_a, "news_halts_luld": news_l,
+            "target_met": bool(1.0 - a["composite_loss"] / b["composite_loss"] >= 0.25
+                               and a["halted_s"] <= b["halted_s"] and news_a <= news_l),
+        }
+    summary["verdicts"] = verdicts
+
+    lines = [f"# Regulators on held-out seeds ({len(summary['seeds'])} per setting, from {summary['seeds'][0]})", "",
+             "Mean per episode (an hour; the shock after 15 minutes). Rules act every second, models every 5 s. "
+             "Lower is better except where noted.", "",
+             "## Composite loss by setting", "",
+             "| policy | " + " | ".join(settings) + " | all |", "|---" * (len(settings) + 2) + "|"]
+    for p in order:
+        s = summary["policies"][p]
+        lines.append(f"| {p} | " + " | ".join(f"{s['by_setting'][k]['composite_loss']:.4f}" for k in settings)
+                     + f" | {s['overall']['composite_loss']:.4f} |")
+    lines += ["", "## All settings", "", "| policy | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for p in order:
+        o = summary["policies"][p]["overall"]
+        lines.append(f"| {p} | " + " | ".join(f"{o[c]:.4g}" for c in COLUMNS) + " |")
+    for k in settings:
+        lines += ["", f"## {k}", "", "| policy | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+        for p in order:
+            o = summary["policies"][p]["by_setting"][k]
+            lines.append(f"| {p} | " + " | ".join(f"{o[c]:.4g}" for c in COLUMNS) + " |")
+    lines += ["", f"Best static rule by composite loss: **{best_rule}**.", ""]
+    for agent, v in verdicts.items():
+        lines.append(f"- {agent}: {100 * v['loss_reduction_vs_best_rule']:.1f} % lower composite loss than {best_rule} "
+                     f"(target >= 25 %), halted {v['halted_s_agent']:.0f} s vs {v['halted_s_best_rule']:.0f} s per "
+                     f"episode, halts on news days {v['news_halts_agent']:.2f} vs luld {v['news_halts_luld']:.2f}: "
+                     f"target {'met' if v['target_met'] else 'NOT met'}.")
+    atomic_write(RESULTS / "table.md", "\n".join(lines) + "\n")
+    atomic_write(RESULTS / "summary.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
+
+    # composite loss by setting and policy
+    fig, ax = plt.subplots(figsize=(9, 4))
+    width = 0.8 / len(order)
+    for j, p in enumerate(order):
+        ax.bar(np.arange(len(settings)) + j * width, [summary["policies"][p]["by_setting"][k]["composite_loss"]
+                                                      for k in settings], width, label=p)
+    ax.set_xticks(np.arange(len(settings)) + 0.4 - width / 2)
+    ax.set_xticklabels(settings)
+    ax.set_ylabel("composite loss (mean per second)")
+    ax.legend(ncol=4, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "composite_loss.png", dpi=120)
+    plt.close(fig)
+
+    # price paths of the first test seed of each setting
+    fig, axes = plt.subplots(len(settings), 1, figsize=(9, 2.6 * len(settings)), sharex=True)
+    for ax, k in zip(np.atleast_1d(axes), settings):
+        drawn_f = False
+        for p in order:
+            path = raw[p]["paths"].get(k)
+            if not path:
+                continue
+            t = np.asarray(path["time_s"]) / 60.0
+            line, = ax.plot(t, path["mid"], lw=0.8, label=p)
+            h = np.asarray(path["halted"]) > 0
+            if h.any():
+                ax.fill_between(t, np.nanmin(path["mid"]), np.nanmax(path["mid"]), where=h, color=line.get_color(),
+                                alpha=0.12, lw=0)
+            if not drawn_f:
+                ax.plot(t, path["fundamental"], "k--", lw=0.8, label="fundamental")
+                drawn_f = True
+        ax.set_title(f"{k}, seed {summary['seeds'][0]} (shaded: halted)", fontsize=9)
+        ax.set_ylabel("mid")
+    np.atleast_1d(axes)[0].legend(ncol=4, fontsize=7)
+    np.atleast_1d(axes)[-1].set_xlabel("minutes")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "price_paths.png", dpi=110)
+    plt.close(fig)
+    print((RESULTS / "table.md").read_text())
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="stage", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--algo", choices=("ppo", "dqn"), required=True)
+    t.add_argument("--timesteps", type=int, default=None)
+    t.add_argument("--seed", type=int, default=0)
+    e = sub.add_parser("evaluate")
+    e.add_argument("--seeds", type=int, default=8)
+    e.add_argument("--workers", type=int, default=2)
+    e.add_argument("--only", default=None, help="comma-separated policies (default: all rules and models)")
+    sub.add_parser("report")
+    args = ap.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.stage == "train":
+        train(args.algo, args.timesteps, args.seed)
+    elif args.stage == "evaluate":
+        evaluate(args.seeds, args.workers, args.only.split(",") if args.only else None)
+    else:
+        report()
+
+
+if __name__ == "__main__":
+    main()
