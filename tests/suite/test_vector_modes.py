@@ -22,7 +22,16 @@ from feedbackgym.bench import draw_actions
 from feedbackgym.config import autoreset_mode_of
 from feedbackgym.registration import env_ids
 
-TWIN_IDS = [i for i in env_ids() if family.spec(i).vector_entry_point is not None]
+#: twins still being written by their family's owners, and what they lack (non-strict: an XPASS
+#: says a feature landed; drop the id here once all of its tests pass)
+PENDING = {
+    "feedbackgym/ClusterRightsizing-v0": "cluster twin lacks the autoreset_mode attribute, mode names, DISABLED "
+                                         "and reset_mask (issue 11; cluster family owners)",
+    "feedbackgym/ClusterAutoscaling-v0": "cluster twin lacks the autoreset_mode attribute, mode names, DISABLED "
+                                         "and reset_mask (issue 11; cluster family owners)",
+}
+TWIN_IDS = [pytest.param(i, marks=pytest.mark.xfail(reason=PENDING[i], strict=False)) if i in PENDING else i
+            for i in env_ids() if family.spec(i).vector_entry_point is not None]
 MODES = list(AutoresetMode)
 
 
@@ -65,16 +74,21 @@ def test_unknown_mode_is_one_clear_error(env_id):
 
 @pytest.mark.parametrize("mode", MODES, ids=[m.name for m in MODES])
 @pytest.mark.parametrize("env_id", TWIN_IDS)
-def test_twin_steps_like_sync_vector_env(env_id, mode, n=3, steps=250, seed=5):
+def test_twin_steps_like_sync_vector_env(env_id, mode, n=3, max_steps=5000, seed=5):
     """Observations, rewards, ends (and SAME_STEP's ``final_obs``) equal Gymnasium's
-    ``SyncVectorEnv`` in the same mode; under DISABLED both are reset by ``reset_mask``."""
+    ``SyncVectorEnv`` in the same mode, until every sub-env has ended an episode (and run a few
+    steps of the next); under DISABLED both are reset by ``reset_mask``."""
     twin, sync = _twin(env_id, n, mode), _sync(env_id, n, mode)
     o1, _ = twin.reset(seed=seed)
     o2, _ = sync.reset(seed=seed)
     assert np.array_equal(o1, o2)
     rng = np.random.default_rng(0)
-    ended = 0
-    for t in range(steps):
+    ended, after = np.zeros(n, dtype=bool), 0
+    for t in range(max_steps):
+        if ended.all():
+            after += 1
+            if after > 5:
+                break
         a = draw_actions(twin.single_action_space, (n,), rng)
         o1, r1, te1, tr1, i1 = twin.step(a)
         o2, r2, te2, tr2, i2 = sync.step(a)
@@ -82,7 +96,7 @@ def test_twin_steps_like_sync_vector_env(env_id, mode, n=3, steps=250, seed=5):
         assert np.array_equal(o1, o2), where
         assert np.array_equal(r1, r2) and np.array_equal(te1, te2) and np.array_equal(tr1, tr2), where
         done = te1 | tr1
-        ended += int(done.sum())
+        ended |= done
         if mode == AutoresetMode.SAME_STEP and done.any():
             for i in np.flatnonzero(done):
                 assert i1["_final_obs"][i] and i2["_final_obs"][i], where
@@ -93,7 +107,7 @@ def test_twin_steps_like_sync_vector_env(env_id, mode, n=3, steps=250, seed=5):
             assert np.array_equal(o1, o2), where
     twin.close()
     sync.close()
-    assert ended >= 1, "no episode ended: lengthen the test or shorten the family's test_kwargs episodes"
+    assert ended.all(), f"not every sub-env ended an episode in {max_steps} steps: shorten the family's test_kwargs"
 
 
 def _step_until_an_episode_ends(venv, rng, limit=10_000):
