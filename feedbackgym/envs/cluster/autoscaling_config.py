@@ -84,6 +84,10 @@ class AutoscalingConfig:
                                      "percentile needs this many fully used replicas; a number, or [low, high] "
                                      "drawn log-uniformly per episode (so the size must be read from the demand, "
                                      "not assumed)", _size)
+    size_draw: str = param("random", "with a [low, high] p99_demand_replicas: 'random' draws each episode's size; "
+                           "'per_trace' gives trace k the fixed size low*(high/low)^frac((k+1)*0.618...) (golden-"
+                           "ratio spread; the test protocol, so every policy and evaluation sees the same services)",
+                           one_of("random", "per_trace"))
     obs_scale_replicas: float = param(10.0, "demand and replica counts are divided by this in the observation",
                                       number(0.0, 1e6, lo_open=True))
     min_replicas: int = param(1, "fewest replicas (>= 1: no scale to zero)", number(1, 100000, integer=True))
@@ -125,4 +129,5 @@ class AutoscalingConfig:
     @staticmethod
     def evaluation_overrides() -> dict:
         """The test protocol: every trace of the test split once, whole trace from its first step."""
-        return {"traces": "test", "trace_order": "sequential", "random_start": False, "episode_days": None}
+        return {"traces": "test", "trace_order": "sequential", "random_start": False, "episode_days": None,
+                "size_draw": "per_trace"}

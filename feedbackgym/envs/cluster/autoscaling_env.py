@@ -26,6 +26,8 @@ OBS_FEATURES = (
     "ready_replicas", "provisioning_replicas", "desired_replicas",
     "sin_time_of_day", "cos_time_of_day", "sin_day_of_week", "cos_day_of_week",
 )
+#: the golden-ratio fraction that spreads per-trace sizes evenly over the range
+GOLDEN = 0.6180339887498949
 #: finite stand-in for the unbounded demand/replica features (Gymnasium's checker wants finite bounds)
 OBS_HIGH = 1e6
 
@@ -111,7 +113,12 @@ def draw_episode(setup: AutoscalingSetup, rng: np.random.Generator, trace_index,
     start = int(rng.integers(0, n - length + 1)) if cfg.random_start else 0
     size = cfg.p99_demand_replicas
     if isinstance(size, tuple):
-        size = float(math.exp(rng.uniform(math.log(size[0]), math.log(size[1]))))
+        lo, hi = size
+        if cfg.size_draw == "per_trace":
+            frac = ((k + 1) * GOLDEN) % 1.0
+            size = lo * (hi / lo) ** frac
+        else:
+            size = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
     if cfg.initial_replicas is not None:
         ready = cfg.initial_replicas
     else:

@@ -68,8 +68,10 @@ AUTOSCALING_BASELINES = {
                                        "provisioning delay (reads the future demand)"),
 }
 
-#: The test protocol: every trace of the test split once, whole trace from its first row.
-AUTOSCALING_PROTOCOL = {"traces": "test", "trace_order": "sequential", "random_start": False, "episode_days": None}
+#: The test protocol: every trace of the test split once, whole trace from its first row, each with
+#: a fixed service size.
+AUTOSCALING_PROTOCOL = {"traces": "test", "trace_order": "sequential", "random_start": False, "episode_days": None,
+                        "size_draw": "per_trace"}
 
 AUTOSCALING = EnvSpec(
     "feedbackgym/ClusterAutoscaling-v0",
