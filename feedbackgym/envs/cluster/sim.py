@@ -138,9 +138,8 @@ class RightsizingCore:
         self.table, self.cfg, self.n = table, cfg, n
         self.max_days = max_days
         H = len(HALF_LIVES)
-        self.decay = np.exp2(-1.0 / np.asarray(HALF_LIVES + HALF_LIVES, dtype=np.float64))[None, :, None]
         self.recent_decay = 2.0 ** (-1.0 / RECENT_DECAY_HALF_LIFE)
-        self.hist = np.zeros((n, 2 * H, BUCKETS))          # rows 0..H-1 memory, H..2H-1 CPU
+        self.hist = DecayedQuantiles(n, 2 * H, HALF_LIVES + HALF_LIVES)   # rows 0..H-1 memory, H..2H-1 CPU
         self.recent = np.zeros((n, 2, RECENT_WINDOWS))      # ring buffers of observed memory, CPU
         i64, f64 = np.int64, np.float64
         z = lambda dt=f64: np.zeros(n, dtype=dt)  # noqa: E731
@@ -184,7 +183,7 @@ class RightsizingCore:
             a[idx] = 0
         for a in (self.backlog_core_s, self.oom_recent, self.throttle_recent, self.last_mem_obs, self.last_cpu_obs):
             a[idx] = 0.0
-        self.hist[idx] = 0.0
+        self.hist.clear(idx)
         self.recent[idx] = 0.0
         for a in (self.day_mem_limit, self.day_cpu_limit, self.day_windows, self.day_ooms, self.day_changes,
                   self.day_mem_request):
@@ -293,17 +292,10 @@ class RightsizingCore:
 
     def _observe(self, s, running, mem_obs, cpu_obs, t):
         H = len(HALF_LIVES)
-        hist = self.hist[s] if not isinstance(s, slice) else self.hist
-        hist *= self.decay
-        k_mem = _bucket(mem_obs / self.mem_scale[s])
-        k_cpu = _bucket(cpu_obs / self.cpu_scale[s])
-        w = running.astype(np.float64)
-        r = np.arange(len(k_mem))
-        for h in range(H):
-            hist[r, h, k_mem] += w
-            hist[r, H + h, k_cpu] += w
-        if not isinstance(s, slice):
-            self.hist[s] = hist
+        k = np.empty((len(mem_obs), 2 * H), dtype=np.int64)
+        k[:, :H] = _bucket(mem_obs / self.mem_scale[s])[:, None]
+        k[:, H:] = _bucket(cpu_obs / self.cpu_scale[s])[:, None]
+        self.hist.add(s, k, running)
         slot = t % RECENT_WINDOWS
         rows = np.arange(self.n)[s]
         self.recent[rows, 0, slot] = mem_obs
@@ -314,19 +306,115 @@ class RightsizingCore:
     def quantile_buckets(self, s=slice(None)) -> np.ndarray:
         """(n, 2H, len(QUANTILES) + 1) bucket index of p50, p90, p95, p98 and the decayed max
         (highest bucket holding at least 1% of a fresh sample's weight) of every histogram."""
-        hist = self.hist[s]
-        c = np.cumsum(hist, axis=2)
-        total = c[:, :, -1:]
-        q = np.asarray(QUANTILES)[None, None, :, None] * total[:, :, :, None]
-        k = (c[:, :, None, :] < q).sum(axis=3)
-        present = hist > 0.01
-        top = BUCKETS - 1 - np.argmax(present[:, :, ::-1], axis=2)
-        top = np.where(present.any(axis=2), top, 0)
-        return np.concatenate([np.minimum(k, BUCKETS - 1), top[:, :, None]], axis=2)
+        return self.hist.stats(s)
 
     def recent_max(self, s=slice(None)) -> np.ndarray:
         """(n, 2) maximum observed memory (MiB) and CPU (cores) over the last hour."""
         return self.recent[s].max(axis=2)
+
+
+class DecayedQuantiles:
+    """Exponentially decaying histograms with their quantiles tracked incrementally.
+
+    Decay is implicit: a sample added at window ``t`` weighs ``g^t`` (``g = 2^(1/half-life)``)
+    instead of every older weight shrinking by ``1/g`` each window, so a window costs O(1) per
+    histogram rather than O(buckets). Weights are renormalised by an exact power of two when the
+    running scale grows large. Each quantile keeps its bucket ``k`` and the weight below it; a
+    new sample moves ``k`` by the few buckets needed (the quantile is the first bucket where the
+    cumulative weight reaches ``q`` of the total, as ``cumsum`` would give). The "max" is the
+    highest bucket whose weight is still >= 1% of a fresh sample's.
+    """
+
+    RENORM = 2.0 ** 400
+    STEPS = 3   # incremental moves per window before an exact recompute of the entries still moving
+
+    def __init__(self, n: int, m: int, half_lives):
+        self.n, self.m = n, m
+        self.g = np.exp2(1.0 / np.asarray(half_lives, dtype=np.float64))[None, :]
+        self.q = np.asarray(QUANTILES)[None, None, :]
+        Q = len(QUANTILES)
+        self.w = np.zeros((n, m, BUCKETS))
+        self.scale = np.ones((n, m))
+        self.total = np.zeros((n, m))
+        self.kq = np.zeros((n, m, Q), dtype=np.int64)
+        self.below = np.zeros((n, m, Q))
+        self.top = np.zeros((n, m), dtype=np.int64)
+
+    def clear(self, idx):
+        self.w[idx] = 0.0
+        self.scale[idx] = 1.0
+        self.total[idx] = 0.0
+        self.kq[idx] = 0
+        self.below[idx] = 0.0
+        self.top[idx] = 0
+
+    def add(self, s, k: np.ndarray, weight_on: np.ndarray):
+        """Age slots ``s`` by one window and add one sample at bucket ``k[:, j]`` of histogram
+        ``j`` where ``weight_on``. (Flat indices: numpy's broadcast fancy indexing is slow.)"""
+        rows = np.arange(self.n)[s]
+        m = self.m
+        W = self.w.reshape(-1)
+        base = (rows[:, None] * m + np.arange(m)[None, :]) * BUCKETS          # (r, m)
+        scale = self.scale[rows] * self.g
+        big = scale > self.RENORM
+        if big.any():
+            r, j = np.nonzero(big)
+            rr = rows[r]
+            f = 1.0 / self.RENORM
+            self.w[rr, j] *= f
+            self.total[rr, j] *= f
+            self.below[rr, j] *= f
+            scale[r, j] *= f
+        self.scale[rows] = scale
+        add = np.where(weight_on[:, None], scale, 0.0)
+        W[base + k] += add
+        total = self.total[rows] + add
+        self.total[rows] = total
+        kq = self.kq[rows]
+        below = self.below[rows] + np.where(k[:, :, None] < kq, add[:, :, None], 0.0)
+        target = self.q * total[:, :, None]
+        bq = base[:, :, None]
+        # move each quantile up while the cumulative weight through its bucket is short of q,
+        # down while the weight below it already reaches q
+        for _ in range(self.STEPS):
+            wk = W[bq + kq]
+            up = (below + wk < target) & (kq < BUCKETS - 1)
+            down = (kq > 0) & (below >= target)
+            if not (up.any() or down.any()):
+                break
+            below = np.where(up, below + wk, below)
+            kq = kq + up - down
+            below = np.where(down, below - W[bq + kq], below)
+        else:
+            wk = W[bq + kq]
+            far = ((below + wk < target) & (kq < BUCKETS - 1)) | ((kq > 0) & (below >= target))
+            if far.any():   # a big move (new job, step change): recompute those exactly
+                a, b, c = np.nonzero(far)
+                hist = self.w[rows[a], b]
+                cum = np.cumsum(hist, axis=1)
+                kk = np.minimum((cum < target[a, b, c][:, None]).sum(axis=1), BUCKETS - 1)
+                kq[a, b, c] = kk
+                ar = np.arange(len(kk))
+                below[a, b, c] = cum[ar, kk] - hist[ar, kk]
+        self.kq[rows], self.below[rows] = kq, below
+        old_top = self.top[rows]
+        top = np.where(weight_on[:, None] & (k > old_top), k, old_top)
+        thresh = 0.01 * scale
+        for _ in range(self.STEPS):
+            down = (top > 0) & (W[base + top] < thresh)
+            if not down.any():
+                break
+            top = top - down
+        else:
+            down = (top > 0) & (W[base + top] < thresh)
+            if down.any():
+                a, b = np.nonzero(down)
+                present = self.w[rows[a], b] >= thresh[a, b][:, None]
+                top[a, b] = np.where(present.any(axis=1), BUCKETS - 1 - np.argmax(present[:, ::-1], axis=1), 0)
+        self.top[rows] = top
+
+    def stats(self, s) -> np.ndarray:
+        return np.concatenate([self.kq[s], self.top[s][:, :, None]], axis=2)
 
 
 def _bucket(ratio: np.ndarray) -> np.ndarray:
