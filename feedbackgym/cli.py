@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "each is shown as a percentage of it.")
     p.add_argument("env_id", metavar="ENV_ID", help=_ENV_ID_HELP)
     p.add_argument("--policies", required=True, metavar="P1,P2,...",
-                   help="comma-separated baseline names and/or model .zip paths")
+                   help="comma-separated baselines and/or model .zip paths (model files are code: only your own)")
     _add_eval_options(p)
     p.add_argument("--out-dir", metavar="DIR", help="folder for compare.md/.json, per-episode CSV and the plot")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
@@ -341,6 +341,8 @@ def cmd_evaluate(args) -> int:
     for option, path in (("--out", args.out), ("--trajectory", args.trajectory)):
         if path:
             check_writable(option, path)
+    if args.tensorboard:
+        check_writable("--tensorboard", args.tensorboard, folder=True)
     result = evaluate(env_id, args.policy, env_kwargs=env_kwargs, traces=args.traces, episodes=args.episodes,
                       seed=args.seed, record_trajectory=args.trajectory is not None)
     metric = headline_metric(env_id, [result])
@@ -367,8 +369,9 @@ def cmd_compare(args) -> int:
 
     env_id = resolve_env_id(args.env_id)
     env_kwargs = parse_env_kwargs(args.env_kwargs)
-    if args.out_dir:
-        check_writable("--out-dir", args.out_dir, folder=True)
+    for option, path in (("--out-dir", args.out_dir), ("--tensorboard", args.tensorboard)):
+        if path:
+            check_writable(option, path, folder=True)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     if not policies:
         raise UserError("--policies: expected a comma-separated list such as 'NAME1,NAME2,model.zip'")
@@ -428,6 +431,8 @@ def cmd_bench(args) -> int:
 
     env_id = resolve_env_id(args.env_id)
     env_kwargs = parse_env_kwargs(args.env_kwargs)
+    if args.out:
+        check_writable("--out", args.out)
     which = None
     if args.only:
         which = [w.strip() for w in args.only.split(",") if w.strip()]

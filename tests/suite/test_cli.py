@@ -369,3 +369,17 @@ def test_compare_writes_what_was_scored_when_a_later_policy_fails(capsys, tmp_pa
     with pytest.raises(compare_mod.ComparisonIncomplete) as e:
         compare_mod.compare(ABR, ["bb", "rb"], traces="fcc_test", episodes=1)
     assert e.value.policy == "rb" and [r.policy for r in e.value.partial.results] == ["bb"]
+
+
+def test_unwritable_bench_and_tensorboard_outputs_fail_before_the_work(capsys, tmp_path, monkeypatch):
+    import feedbackgym.agents.evaluation as evaluation
+    import feedbackgym.bench as bench
+
+    monkeypatch.setattr(bench, "bench", _no_work)
+    monkeypatch.setattr(evaluation, "evaluate", _no_work)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = run(capsys, "bench", ABR, "--out", blocker / "bench.md")
+    assert_one_line_error(code, err, "--out", "cannot write")
+    code, _, err = run(capsys, "evaluate", ABR, "--policy", "bb", "--tensorboard", blocker)
+    assert_one_line_error(code, err, "--tensorboard", "is a file")

@@ -133,6 +133,7 @@ KNOWN_ISSUES = {
     "cluster alibaba2018": "non-UTF-8 bytes raise UnicodeDecodeError without the file name",
     "feedbackgym/ClusterRightsizing-v0": "reset(options=1) raises TypeError",
     "feedbackgym/ClusterAutoscaling-v0": "reset(options=1) raises TypeError",
+    "feedbackgym/FlashCrashRegulator-v0": "reset(options=1) raises TypeError",
 }
 
 
