@@ -217,6 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --run-dir")
     p.add_argument("--no-progress-bar", action="store_true", help="no progress bar (for logs and CI)")
     p.add_argument("--eval-freq", type=_positive_int, metavar="N", help="evaluate every N env steps")
+    p.add_argument("--backend", choices=["sb3", "rllib"], default="sb3", type=str.lower,
+                   help="sb3 (default) or rllib: Ray RLlib's new API stack, locally or on a Ray cluster "
+                        "(needs the 'distributed' extra); same run folder layout and TensorBoard tags, and a "
+                        "model.zip that 'evaluate --policy' scores")
+    p.add_argument("--num-env-runners", type=_int, metavar="N", help="rllib: env runner processes (default 1)")
+    p.add_argument("--envs-per-runner", type=_positive_int, metavar="K",
+                   help="rllib: sub-envs per env runner, batched by the env's vector twin (default 1)")
+    p.add_argument("--address", metavar="ADDR", help="rllib: Ray cluster to join ('auto' after 'ray start', or "
+                                                      "'ray://HOST:10001'); default: a local Ray instance")
     p.set_defaults(func=cmd_train)
     return parser
 
@@ -458,6 +467,12 @@ def cmd_train(args) -> int:
         raise UserError(f"--hyperparams {args.hyperparams}: no such file")
     if args.resume and args.run_dir is None:
         raise UserError("--resume needs --run-dir (the run folder to continue)")
+    if args.backend == "rllib":
+        return _train_rllib(args, env_id, env_kwargs)
+    for option, value in (("--num-env-runners", args.num_env_runners), ("--envs-per-runner", args.envs_per_runner),
+                          ("--address", args.address)):
+        if value is not None:
+            raise UserError(f"{option} is an option of '--backend rllib'")
     import importlib
 
     try:
@@ -477,6 +492,26 @@ def cmd_train(args) -> int:
         run_dir = getattr(result, "run_dir", None)
         if run_dir is not None:
             print(f"run folder: {run_dir}")
+    return 0
+
+
+def _train_rllib(args, env_id: str, env_kwargs: dict) -> int:
+    for option, value in (("--hyperparams", args.hyperparams), ("--eval-freq", args.eval_freq)):
+        if value is not None:
+            raise UserError(f"{option} is an option of the sb3 backend, not of '--backend rllib'")
+    if args.num_env_runners is not None and args.num_env_runners < 0:
+        raise UserError(f"--num-env-runners: expected an integer >= 0, got {args.num_env_runners}")
+    try:
+        import ray  # noqa: F401
+        from .agents import rllib_backend
+    except ModuleNotFoundError as e:
+        raise UserError(f"--backend rllib needs the 'distributed' extra (missing module {e.name!r}): "
+                        "pip install 'feedbackgym[distributed]'") from None
+    run_dir = rllib_backend.train(env_id, args.algo, timesteps=args.timesteps or 20_000, seed=args.seed,
+                                  env_kwargs=env_kwargs, run_dir=args.run_dir, resume=args.resume,
+                                  num_env_runners=1 if args.num_env_runners is None else args.num_env_runners,
+                                  envs_per_runner=args.envs_per_runner or 1, address=args.address)
+    print(f"run folder: {run_dir}")
     return 0
 
 
