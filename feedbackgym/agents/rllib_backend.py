@@ -154,28 +154,32 @@ def _kpi_callbacks(id_keys: tuple):
     from ray.rllib.callbacks.callbacks import RLlibCallback
 
     class EpisodeKpis(RLlibCallback):
-        def on_episode_end(self, *, episode, prev_episode_chunks=None, metrics_logger=None, **kwargs):
+        # sums of the reward components live in episode.custom_data, which RLlib carries across
+        # the pieces an episode is cut into between sample() calls
+        def on_episode_step(self, *, episode, **kwargs):
+            info = episode.get_infos(-1)
+            comps = info.get("reward_components") if isinstance(info, Mapping) else None
+            if not isinstance(comps, Mapping):
+                return
+            data = episode.custom_data
+            sums = data.setdefault("reward_component_sums", {})
+            for k, v in comps.items():
+                if _finite(v):
+                    sums[k] = sums.get(k, 0.0) + float(v)
+            data["reward_component_steps"] = data.get("reward_component_steps", 0) + 1
+
+        def on_episode_end(self, *, episode, metrics_logger=None, **kwargs):
             if metrics_logger is None:
                 return
-            chunks = list(prev_episode_chunks or []) + [episode]
-            infos = [i for c in chunks for i in c.get_infos() if isinstance(i, Mapping)]
-            if not infos:
-                return
-            for key, value in (infos[-1].get("episode_metrics") or {}).items():
-                if key not in id_keys and _finite(value):
-                    metrics_logger.log_value(f"env/{key}", float(value), reduce="mean", window=100)
-            sums: dict[str, float] = {}
-            steps = 0
-            for info in infos:
-                comps = info.get("reward_components")
-                if isinstance(comps, Mapping):
-                    steps += 1
-                    for k, v in comps.items():
-                        if _finite(v):
-                            sums[k] = sums.get(k, 0.0) + float(v)
-            for k, total in sums.items():
-                metrics_logger.log_value(f"env/reward_components/{k}", total / max(steps, 1), reduce="mean",
-                                         window=100)
+            info = episode.get_infos(-1)
+            if isinstance(info, Mapping):
+                for key, value in (info.get("episode_metrics") or {}).items():
+                    if key not in id_keys and _finite(value):
+                        metrics_logger.log_value(f"env/{key}", float(value), reduce="mean", window=100)
+            data = episode.custom_data
+            steps = max(int(data.get("reward_component_steps", 0)), 1)
+            for k, total in data.get("reward_component_sums", {}).items():
+                metrics_logger.log_value(f"env/reward_components/{k}", total / steps, reduce="mean", window=100)
 
     return EpisodeKpis
 
