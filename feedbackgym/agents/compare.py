@@ -148,7 +148,8 @@ def compare(env_id: str, policies: list[str], env_kwargs: dict | None = None, tr
     if dup:
         raise ValueError(f"policy {dup[0]!r} is listed twice")
     loaded = load_policies(env_id, policies, env_kwargs, traces)
-    results, seconds = [], {}
+    results: list[EvalResult] = []
+    seconds: dict[str, float] = {}
     for spec in policies:
         t0 = time.perf_counter()
         try:
