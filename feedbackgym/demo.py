@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n[2/3] Training PPO: clone robustMPC on {args.bc_episodes} episodes, then {args.timesteps:,} "
           f"PPO steps on the training traces -> {run_dir}", flush=True)
-    # The packaged recipe (= experiments/abr/ppo_bc.yml), shortened: clone robustMPC, then fine-tune
+    # The packaged recipe (the published one), shortened: clone robustMPC, then fine-tune
     # gently; the test splits are left to step 3 instead of being logged during training.
     hp = resolve_hyperparams(ENV_ID, "ppo")[0]
     train(ENV_ID, "ppo", timesteps=args.timesteps, seed=args.seed, run_dir=run_dir,

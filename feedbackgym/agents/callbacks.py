@@ -14,16 +14,13 @@ SB3's own ``ProgressBarCallback`` (``progress_bar=True``) is used as is.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
-import re
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,69 +28,14 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
 
-from ..files import atomic_write, write_csv
+from ..files import _fsync_dir, append_csv_row, atomic_write
 from .evaluation import evaluate
+from .model_file import save_model
+from .model_policy import ModelPolicy, evaluate_batched
+from .run_folder import list_checkpoints
 
-CHECKPOINT_RE = re.compile(r"^step_(\d+)$")
-
-
-# ------------------------------------------------------------------------------ file helpers
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_save(path: str | os.PathLike, write) -> None:
-    """Write ``path`` through ``write(tmp_path)`` then ``os.replace``: readers (and a later
-    ``--resume`` after ``kill -9``) see the old file or the new one, never a truncated one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
-
-
-def atomic_save_model(model, path: str | os.PathLike) -> None:
-    """``model.save`` to ``path`` atomically (SB3 writes zips in place)."""
-    def write(tmp: Path):
-        buf = io.BytesIO()
-        model.save(buf)
-        tmp.write_bytes(buf.getvalue())
-    atomic_save(path, write)
-
-
-def append_csv_row(path: str | os.PathLike, row: dict) -> None:
-    """Append ``row`` to a CSV file by rewriting it atomically (columns: union, in first-seen order)."""
-    path = Path(path)
-    rows = read_csv(path)
-    rows.append(row)
-    write_csv(path, rows)
-
-
-def read_csv(path: str | os.PathLike) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+__all__ = ["EpisodeMetricsCallback", "PeriodicEvalCallback", "EvalSpec", "AtomicCheckpointCallback",
+           "EntropyScheduleCallback", "HyperparamsCallback", "ModelPolicy", "evaluate_batched"]
 
 
 # --------------------------------------------------------------------------- env metrics
@@ -155,81 +97,15 @@ class EpisodeMetricsCallback(BaseCallback):
 # ------------------------------------------------------------------------------ evaluation
 
 
-class ModelPolicy:
-    """The model being trained as an evaluation-harness policy (deterministic actions).
-
-    ``obs_normalizer``: a ``VecNormalize`` whose observation statistics the model was trained on.
-    """
-
-    def __init__(self, model, obs_normalizer=None, deterministic: bool = True):
-        self.model = model
-        self.obs_normalizer = obs_normalizer
-        self.deterministic = deterministic
-
-    def reset(self, env, obs, info) -> None:
-        pass
-
-    def act(self, obs, info):
-        return self.act_batch(np.asarray(obs)[None])[0]
-
-    def act_batch(self, obs: np.ndarray) -> list:
-        """Actions for a batch of observations (one forward pass): python ints for ``Discrete``
-        spaces, arrays for ``MultiDiscrete`` and ``Box`` (clipped to the space, as SB3's predict)."""
-        import torch
-        from gymnasium import spaces
-
-        if self.obs_normalizer is not None:
-            obs = self.obs_normalizer.normalize_obs(obs)
-        policy = self.model.policy
-        policy.set_training_mode(False)
-        with torch.no_grad():
-            tensor, _ = policy.obs_to_tensor(obs)
-            actions = policy._predict(tensor, deterministic=self.deterministic).cpu().numpy()
-        space = self.model.action_space
-        if isinstance(space, spaces.Discrete):
-            return actions.reshape(-1).tolist()
-        actions = actions.reshape((-1, *space.shape))
-        if isinstance(space, spaces.Box):
-            if getattr(policy, "squash_output", False):
-                actions = policy.unscale_action(actions)
-            actions = np.clip(actions, space.low, space.high)
-        return list(actions)
-
-
-def evaluate_batched(env_id: str, policy: ModelPolicy, env_kwargs: dict | None = None, episodes: int | None = None,
-                     seed: int = 0, envs: list | None = None) -> tuple[list[dict], dict]:
-    """:func:`~feedbackgym.agents.evaluation.evaluate` for a stateless model, all episodes at once
-    (:func:`~feedbackgym.agents.rollout.run_lockstep`): the same per-episode records and aggregate
-    whenever an episode's outcome depends only on its reset seed and options (true under a test
-    protocol). ``envs``: envs made earlier with the same kwargs, reused (and extended) across calls.
-    """
-    import gymnasium as gym
-
-    from .evaluation import aggregate, episode_plan, evaluation_kwargs
-    from .rollout import RecordKeys, run_lockstep
-
-    kwargs = evaluation_kwargs(env_id, env_kwargs)
-    if envs is None:
-        envs = []
-    if not envs:
-        envs.append(gym.make(env_id, **kwargs))
-    plan = episode_plan(env_id, envs[0], episodes, seed)
-    while len(envs) < len(plan):
-        envs.append(gym.make(env_id, **kwargs))
-    records = run_lockstep(envs, policy.act_batch, plan, RecordKeys.of(env_id))
-    return records, aggregate(env_id, records)
-
-
 @dataclass
 class EvalSpec:
-    """One evaluation: env kwargs (already containing the traces), episodes, TensorBoard prefix."""
+    """One evaluation: env kwargs (already containing the data set), episodes, TensorBoard prefix."""
 
     name: str
     env_kwargs: dict
     episodes: int | None = None
     select: bool = False          # may this evaluation pick best_model.zip?
     prefix: str = "eval"
-    extra: dict = field(default_factory=dict)
 
 
 class PeriodicEvalCallback(BaseCallback):
@@ -243,7 +119,8 @@ class PeriodicEvalCallback(BaseCallback):
     Per evaluation: ``<prefix>/<metric>`` scalars for every aggregate metric, a row in
     ``evaluations.csv`` (``timesteps, eval, train_s, <metrics>``, ``train_s`` being the run's wall
     seconds so far from ``clock()``, resumes included; rewritten atomically), and for the
-    selecting split ``best_model.zip`` (+ ``best_model.json``) when ``metric`` improves.
+    selecting split ``best_model.zip`` (its observation statistics, ``model_meta`` and selection
+    record inside, one atomic write; ``best_model.json`` a readable copy) when ``metric`` improves.
     ``batched`` plays all episodes of a split in lockstep with one forward pass per step
     (:func:`evaluate_batched`, same scores as the harness under the test protocol, ~10x faster);
     ``batched=False`` calls ``evaluate()`` episode by episode.
@@ -255,7 +132,7 @@ class PeriodicEvalCallback(BaseCallback):
     def __init__(self, env_id: str, evals: list[EvalSpec], eval_freq: int, run_dir: str | os.PathLike,
                  metric: str = "mean_reward_per_step", seed: int = 0, obs_normalizer=None,
                  best_score: float = -math.inf, eval_at_start: bool = False, eval_at_end: bool = True,
-                 batched: bool = True, clock=None, verbose: int = 0):
+                 batched: bool = True, clock=None, model_meta: dict | None = None, verbose: int = 0):
         super().__init__(verbose)
         if eval_freq <= 0:
             raise ValueError(f"eval_freq: expected a positive number of env steps, got {eval_freq}")
@@ -271,8 +148,9 @@ class PeriodicEvalCallback(BaseCallback):
         self.batched = batched
         self._envs: dict[str, list] = {}
         self.eval_at_end = eval_at_end
-        self._next = None
-        self._last_eval_step = None
+        self.model_meta = dict(model_meta or {})  # env id, env config, spaces: stored in best_model.zip
+        self._next = 0
+        self._last_eval_step: int | None = None
         t0 = time.time()
         self.clock = clock if clock is not None else (lambda: time.time() - t0)
 
@@ -337,39 +215,22 @@ class PeriodicEvalCallback(BaseCallback):
         return results
 
     def _save_best(self, step: int, split: str) -> None:
-        atomic_save_model(self.model, self.run_dir / "best_model.zip")
-        if self.obs_normalizer is not None:
-            atomic_save(self.run_dir / "best_vecnormalize.pkl", lambda p: self.obs_normalizer.save(str(p)))
-        atomic_write(self.run_dir / "best_model.json",
-                     json.dumps({"timesteps": step, "eval": split, "metric": self.metric,
-                                 "score": self.best_score}, indent=2) + "\n")
+        # One atomic write: the model, its observation statistics and its selection record live in
+        # one zip (model_file.py); best_model.json is a copy of the record for people to read.
+        selection = {"timesteps": step, "eval": split, "metric": self.metric, "score": self.best_score}
+        save_model(self.model, self.run_dir / "best_model.zip", self.obs_normalizer,
+                   {**self.model_meta, "selection": selection})
+        atomic_write(self.run_dir / "best_model.json", json.dumps(selection, indent=2) + "\n")
 
 
 # ------------------------------------------------------------------------------ checkpoints
 
 
-def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
-    """Complete checkpoints of a run folder, oldest first, as (num_timesteps, folder)."""
-    folder = Path(run_dir) / "checkpoints"
-    if not folder.is_dir():
-        return []
-    out = []
-    for p in folder.iterdir():
-        m = CHECKPOINT_RE.match(p.name)
-        if m and p.is_dir() and (p / "state.json").is_file() and (p / "model.zip").is_file():
-            out.append((int(m.group(1)), p))
-    return sorted(out)
-
-
-def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
-    ckpts = list_checkpoints(run_dir)
-    return ckpts[-1][1] if ckpts else None
-
-
 class AtomicCheckpointCallback(BaseCallback):
     """Checkpoint every ``save_freq`` env steps into ``<run_dir>/checkpoints/step_<N>/``.
 
-    Each checkpoint is a folder holding ``model.zip``, ``vecnormalize.pkl`` (if observations or
+    Each checkpoint is a folder holding ``model.zip`` (a model file as
+    :func:`~feedbackgym.agents.model_file.save_model` writes it), ``vecnormalize.pkl`` (if observations or
     rewards are normalised), ``replay_buffer.pkl`` (off-policy algorithms, if asked) and
     ``state.json``. It is written under a temporary name, fsynced, and renamed into place in one
     ``os.rename``, so a checkpoint folder either is complete or does not exist — whenever the
@@ -382,7 +243,8 @@ class AtomicCheckpointCallback(BaseCallback):
     """
 
     def __init__(self, save_freq: int, run_dir: str | os.PathLike, keep: int = 3,
-                 save_replay_buffer: bool = False, vec_normalize=None, extra_state=None, verbose: int = 0):
+                 save_replay_buffer: bool = False, vec_normalize=None, extra_state=None,
+                 model_meta: dict | None = None, verbose: int = 0):
         super().__init__(verbose)
         if save_freq <= 0:
             raise ValueError(f"checkpoint_freq: expected a positive number of env steps, got {save_freq}")
@@ -392,7 +254,8 @@ class AtomicCheckpointCallback(BaseCallback):
         self.save_replay_buffer = save_replay_buffer
         self.vec_normalize = vec_normalize
         self.extra_state = extra_state  # callable -> dict stored in state.json
-        self._next = None
+        self.model_meta = dict(model_meta or {})
+        self._next = 0
         self.last_saved: int | None = None
 
     def _on_training_start(self) -> None:
@@ -423,11 +286,11 @@ class AtomicCheckpointCallback(BaseCallback):
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
-        self.model.save(tmp / "model.zip")
-        if self.vec_normalize is not None:
+        save_model(self.model, tmp / "model.zip", self.vec_normalize, self.model_meta)
+        if self.vec_normalize is not None:  # the whole VecNormalize (reward statistics too) for --resume
             self.vec_normalize.save(str(tmp / "vecnormalize.pkl"))
         if self.save_replay_buffer and getattr(self.model, "replay_buffer", None) is not None:
-            self.model.save_replay_buffer(tmp / "replay_buffer.pkl")
+            self.model.save_replay_buffer(tmp / "replay_buffer.pkl")  # type: ignore[attr-defined]
         state = {"num_timesteps": step, "time": time.time()}
         if self.extra_state is not None:
             state.update(self.extra_state())
@@ -463,28 +326,35 @@ class AtomicCheckpointCallback(BaseCallback):
 class EntropyScheduleCallback(BaseCallback):
     """Linear decay of the entropy coefficient: ``start`` at step 0 to ``end`` at
     ``fraction * total_timesteps``, constant after; sets ``model.ent_coef`` before every rollout.
+    Without ``total_timesteps`` the run's total is used (``learn``'s, resumes included), so the
+    callback can be named in a hyperparameter file, also by rl-zoo3's ``callback:`` key::
+
+        callback:
+          - feedbackgym.agents.callbacks.EntropyScheduleCallback: {start: 0.02, end: 0.005}
 
     SB3's PPO takes only a constant ``ent_coef``; decaying it (e.g. 0.05 -> 0.01) avoids the
     cautious policy a small constant can settle on. The value depends only on
     ``num_timesteps``, so a resumed run continues the schedule where it stopped.
     """
 
-    def __init__(self, start: float, end: float, total_timesteps: int, fraction: float = 1.0, verbose: int = 0):
+    def __init__(self, start: float, end: float, total_timesteps: int | None = None, fraction: float = 1.0,
+                 verbose: int = 0):
         super().__init__(verbose)
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"ent_coef_schedule: decay fraction must be in (0, 1], got {fraction}")
         self.start, self.end = float(start), float(end)
-        self.total = max(int(total_timesteps), 1)
+        self.total = None if total_timesteps is None else max(int(total_timesteps), 1)
         self.fraction = float(fraction)
 
     def value(self, num_timesteps: int) -> float:
-        progress = min(num_timesteps / (self.fraction * self.total), 1.0)
+        total = self.total if self.total is not None else max(int(getattr(self.model, "_total_timesteps", 1)), 1)
+        progress = min(num_timesteps / (self.fraction * total), 1.0)
         return self.start + (self.end - self.start) * progress
 
     def _apply(self) -> None:
         if not hasattr(self.model, "ent_coef"):
             raise ValueError(f"ent_coef_schedule: {type(self.model).__name__} has no entropy coefficient")
-        self.model.ent_coef = self.value(self.num_timesteps)
+        self.model.ent_coef = self.value(self.num_timesteps)  # type: ignore[attr-defined]
 
     def _on_training_start(self) -> None:
         self._apply()
@@ -493,7 +363,7 @@ class EntropyScheduleCallback(BaseCallback):
         self._apply()
 
     def _on_rollout_end(self) -> None:
-        self.logger.record("train/ent_coef", self.model.ent_coef)
+        self.logger.record("train/ent_coef", self.model.ent_coef)  # type: ignore[attr-defined]
 
     def _on_step(self) -> bool:
         return True

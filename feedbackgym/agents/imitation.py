@@ -294,7 +294,7 @@ def _fill_replay_buffer(model, transitions: list) -> int:
     if current:
         episodes.append(current)
     n_envs = buf.n_envs
-    streams = [[] for _ in range(n_envs)]
+    streams: list[list] = [[] for _ in range(n_envs)]
     for k in range(len(episodes) // n_envs * n_envs):
         streams[k % n_envs].extend(episodes[k])
     rows = min(len(s) for s in streams)
@@ -394,7 +394,7 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str |
     if n_holdout:
         collect(env, expert, n_holdout, seed + 10_000_000, gamma, holdout, score_metric=score_metric)
     data = ExpertData()
-    transitions = [] if (kind == "dqn" and kwargs.get("fill_replay_buffer", False)) else None
+    transitions: list | None = [] if (kind == "dqn" and kwargs.get("fill_replay_buffer", False)) else None
     expert_stats = collect(env, expert, episodes - n_holdout, seed, gamma, data, transitions=transitions,
                            score_metric=score_metric)
 

@@ -82,9 +82,9 @@ class TwinVecEnv(VecEnv):
         if any(options):
             if any(o != options[0] for o in options):
                 raise ValueError("TwinVecEnv: the batched env takes one set of reset options for all sub-envs")
-            obs, info = self.venv.reset(seed=seeds, options=options[0])
+            obs, info = self.venv.reset(seed=seeds, options=options[0])  # type: ignore[arg-type]
         else:
-            obs, info = self.venv.reset(seed=seeds)
+            obs, info = self.venv.reset(seed=seeds)  # type: ignore[arg-type]
         self.reset_infos = unbatch_info(info, self.num_envs)
         self._reset_seeds()
         self._reset_options()
