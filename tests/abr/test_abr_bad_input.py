@@ -129,3 +129,40 @@ def test_cli_gives_one_line_and_non_zero_exit(tmp_path, capsys, make_input, kwar
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and err[0].startswith("feedbackgym: error: ")
     assert any(m in err[0] for m in match.split("|")), err
+
+
+def test_traces_at_the_physical_bounds_play_without_crashing(tmp_path):
+    """Any trace the loader accepts plays whole episodes (the bounds exist so that it can)."""
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    dt = st.one_of(st.sampled_from([1e-6, 1.0, 1e6]), st.floats(1e-6, 1e6))
+    thr = st.one_of(st.sampled_from([0.0, 1e-6, 1e6]), st.floats(0.0, 1e6))
+
+    @settings(max_examples=30, deadline=None, derandomize=True, database=None)
+    @given(rows=st.lists(st.tuples(dt, thr), min_size=1, max_size=6), video=st.sampled_from(
+        [None, {"bitrates_kbps": [1.0, 1e9], "chunk_s": 3600.0, "chunks": 3},
+         {"bitrates_kbps": [8.0, 16.0], "chunk_s": 1e-3, "chunks": 3}]))
+    def check(rows, video):
+        p = tmp_path / "t"
+        t, lines = 0.0, ["0 1.0"]
+        for d, b in rows:
+            t += d
+            lines.append(f"{t!r} {b!r}")
+        p.write_text("\n".join(lines) + "\n")
+        try:
+            load_trace(p)
+        except ValueError:
+            return
+        extra = {} if video is None else {"video": video}
+        for mode in ("default", "pensieve"):
+            env = AbrStreamingEnv(traces=str(p), mode=mode, **RULES, **extra)
+            for level in (0, env.action_space.n - 1):
+                env.reset()
+                done = False
+                while not done:
+                    _, r, done, _, info = env.step(level)
+                    assert np.isfinite(r) and np.isfinite(info["delay_ms"])
+
+    check()
