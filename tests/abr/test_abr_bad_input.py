@@ -133,7 +133,7 @@ def test_cli_gives_one_line_and_non_zero_exit(tmp_path, capsys, make_input, kwar
 
 def test_traces_at_the_physical_bounds_play_without_crashing(tmp_path):
     """Any trace the loader accepts plays whole episodes (the bounds exist so that it can)."""
-    hypothesis = pytest.importorskip("hypothesis")
+    pytest.importorskip("hypothesis")
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
