@@ -226,6 +226,12 @@ class ClusterRightsizingEnv(gym.Env):
             out.append(np.asarray([max(v, lo)]))
         return out[0], out[1]
 
+    def menu(self) -> tuple[np.ndarray, np.ndarray]:
+        """The limits each memory choice (10) and CPU choice (4) of the next action would set;
+        computed from what has been observed only."""
+        mem, cpu = self.engine.targets(np.asarray([0]))
+        return mem[0].copy(), cpu[0].copy()
+
     def nearest_action(self, memory_limit_mib: float, cpu_limit_cores: float) -> int:
         """The discrete action closest to the given limits (for cloning rule baselines)."""
         return self.engine.nearest_action(0, memory_limit_mib, cpu_limit_cores)

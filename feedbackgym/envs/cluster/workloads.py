@@ -106,7 +106,7 @@ class Workload:
                 raise ValueError(f"{self.source or self.name}: {f} has shape {a.shape}, expected ({n},)")
             bad = np.flatnonzero(~np.isfinite(a) | (a < 0))
             if bad.size:
-                raise ValueError(f"{self.source or self.name}: {f}[{bad[0]}] = {a[bad[0]]!r}: expected a "
+                raise ValueError(f"{self.source or self.name}: {f}[{bad[0]}] = {float(a[bad[0]])!r}: expected a "
                                  "finite non-negative number")
             a.setflags(write=False)
             object.__setattr__(self, f, a)

@@ -456,6 +456,58 @@ class Forecast(RightsizingPolicy):
         return cur_m, cpu
 
 
+# ------------------------------------------------------------------------------------ headroom
+
+
+class Headroom(RightsizingPolicy):
+    """A rule written in the env's own ``Discrete(40)`` menu (what the agents start from).
+
+    Memory: when the last hour's peak comes within ``raise_at`` of the limit, raise to that peak
+    x ``raise_to`` (menu choice); when the limit exceeds ``lower_at`` x the 48 h p98 and the
+    last change is ``lower_after_h`` old, lower to p98 x 1.25; otherwise hold. CPU alike with
+    the served-CPU peak. Always answers discrete actions.
+    """
+
+    def __init__(self, discrete: bool = True, raise_at: float = 1.15, raise_choice: int = 5,
+                 lower_at: float = 2.0, lower_choice: int = 8, lower_after_h: float = 6.0):
+        super().__init__(True)
+        self.raise_at, self.raise_choice = raise_at, raise_choice
+        self.lower_at, self.lower_choice = lower_at, lower_choice
+        self.lower_after = int(lower_after_h * 12)
+
+    def start(self, info):
+        self.since_mem = self.since_cpu = 0
+        self.peaks: list = []
+        self.cpus: list = []
+
+    def observe(self, info):
+        self.since_mem += 1
+        self.since_cpu += 1
+        self.peaks = (self.peaks + [float(info["memory_usage_mib"])])[-12:]
+        self.cpus = (self.cpus + [cpu_demand(info)])[-12:]
+
+    def act(self, obs, info):
+        if "reward_components" in info:
+            self.observe(info)
+        from feedbackgym.envs.cluster.engine import N_CPU
+        mem_t, cpu_t = self.env.menu()
+        cur_m, cur_c = float(info["memory_limit_mib"]), float(info["cpu_limit_cores"])
+        m = c = 0
+        if max(self.peaks) * self.raise_at > cur_m or info["oom"]:
+            m = self.raise_choice if not info["oom"] else 6
+        elif cur_m > self.lower_at * mem_t[self.lower_choice] / 1.25 and self.since_mem >= self.lower_after:
+            m = self.lower_choice
+        if max(self.cpus) * 1.1 > cur_c:
+            c = 3
+        elif cur_c > 4.0 * max(self.cpus) and self.since_cpu >= self.lower_after:
+            c = 2
+        if m and mem_t[m] != cur_m:
+            self.since_mem = 0
+        if c and cpu_t[c] != cur_c:
+            self.since_cpu = 0
+        return m * N_CPU + c
+
+
 # ------------------------------------------------------------------------------------- oracle
 
 
