@@ -69,7 +69,7 @@ class AbrConfig:
                                     "MLP policies and SB3's checker expect); 'matrix': the 6 x max(8, L) array",
                                     one_of("flat", "matrix"))
     reward: Any = param("qoe_lin", "qoe_lin, qoe_log, qoe_hd, a weights dict over reward components, "
-                        "'module:function', or a callable", _reward)
+                        "'module:function' (trusted modules only, see feedbackgym.reward), or a callable", _reward)
     hd_scores: Any = param(None, "HD score per level for qoe_hd; null uses Pensieve's [1,2,3,12,15,20] "
                            "(6-level ladders only)", _hd_scores)
     synthetic: Any = param(None, "ranges for traces='synthetic' (see feedbackgym.envs.abr.synthetic)", _synthetic)

@@ -57,7 +57,8 @@ class AbrStreamingEnv(gym.Env):
     ``info["reward_components"]``: ``bitrate_mbps``, ``rebuffer_s``, ``switch_mbps``,
     ``log_quality``, ``log_switch``, ``hd_quality``, ``hd_switch``, ``startup_s``. Presets
     (``feedbackgym.reward.list_rewards("abr")``): ``qoe_lin``, ``qoe_log``, ``qoe_hd`` with the
-    paper's weights; or a weights dict, a ``"module:function"`` string, or a callable.
+    paper's weights; or a weights dict, a ``"module:function"`` string (of a module trusted with
+    ``feedbackgym.reward.trust_reward_modules``: importing runs code), or a callable.
 
     ## Starting State
 
