@@ -23,7 +23,8 @@
   every evaluation of the run on each split), since the selected checkpoint can also be among the
   run's best on a test split by chance.
 
-Nothing here trains; every number comes from the models and the run folders given. Missing
+Nothing here trains; every number comes from the models and the run folders given. Every output is
+written atomically (feedbackgym.files). Missing
 inputs (no models, a model without its run record) stop the report with a message naming the
 file, instead of leaving tables out silently. ``--splits`` chooses the trace splits compared.
 """
@@ -33,13 +34,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 import feedbackgym  # noqa: F401
 from feedbackgym.agents.compare import compare, write_outputs
+from feedbackgym.files import atomic_write, write_csv
 
 ENV_ID = "feedbackgym/AbrStreaming-v0"
 BASELINES = ["lowest", "bb", "rb", "bola", "robust_mpc_pensieve", "robust_mpc", "optimal"]
@@ -86,8 +87,7 @@ def collect(args, out: Path) -> None:
         if not src.is_file():
             raise SystemExit(f"{src}: no such model")
         dst = out / "models" / f"{name}.zip"
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
+        atomic_write(dst, src.read_bytes())
         size = dst.stat().st_size
         print(f"{dst}: {size / 1024:.0f} KiB (from {src})")
         if size > 1024 * 1024:
@@ -95,16 +95,12 @@ def collect(args, out: Path) -> None:
         if fname not in ("best_model.zip", "model.zip") or (name != "bc_ppo" and fname == "model.zip"):
             continue  # a non-selected model of a run recorded under its own name: no second copy of the records
         rec = out / "runs" / name
-        rec.mkdir(parents=True, exist_ok=True)
         for f in RECORDS:
             if (run / f).is_file():
-                shutil.copyfile(run / f, rec / f)
+                atomic_write(rec / f, (run / f).read_bytes())
         fps = _fps(run)
         if fps:
-            with open(rec / "fps.csv", "w", newline="") as fh:
-                w = csv.writer(fh, lineterminator="\n")
-                w.writerow(["timesteps", "fps"])
-                w.writerows(fps)
+            write_csv(rec / "fps.csv", [{"timesteps": t, "fps": v} for t, v in fps])
 
 
 def models_in(out: Path) -> list[tuple[str, Path]]:
@@ -163,7 +159,7 @@ def plot_agents_cdf(comp, path: Path, split: str) -> None:
     ax.set_title(f"{split}: {comp.num_episodes} traces, pensieve mode, test protocol", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    fig.savefig(path, dpi=120)
+    _save_png(fig, path, dpi=120)
 
 
 def write_summary(summary: dict, out: Path) -> None:
@@ -183,8 +179,8 @@ def write_summary(summary: dict, out: Path) -> None:
             v = summary[s][p]["pct_optimal"]
             cells.append("" if v is None else f"{v:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write(out / "summary.md", "\n".join(lines) + "\n")
+    atomic_write(out / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
 def write_headline(summary: dict, models: list[tuple[str, Path]], out: Path) -> None:
@@ -217,7 +213,7 @@ def write_headline(summary: dict, models: list[tuple[str, Path]], out: Path) -> 
                          f"{np.median(row[name]['per_trace']):.3f} / {np.median(row['robust_mpc']['per_trace']):.3f} | {best} "
                          f"{base[best]:.4f} | {100 * (v / base[best] - 1):+.1f}% | "
                          f"{'' if pct is None else f'{pct:.1f}'} |")
-    (out / "headline.md").write_text("\n".join(lines) + "\n")
+    atomic_write(out / "headline.md", "\n".join(lines) + "\n")
 
 
 def learning_curves(runs: dict[str, Path], out: Path, reference: dict) -> None:
@@ -231,10 +227,7 @@ def learning_curves(runs: dict[str, Path], out: Path, reference: dict) -> None:
                          "train_min": float(r.get("train_s") or r.get("wall_s") or 0.0) / 60.0,
                          "qoe_per_chunk": float(r["qoe_per_chunk"]), "rebuffer_s": float(r["rebuffer_s"]),
                          "mean_bitrate_mbps": float(r["mean_bitrate_mbps"]), "switches": float(r["switches"])})
-    with open(out / "learning_curves.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(out / "learning_curves.csv", rows)
     evals = [("validation", "validation: train_fit (selects checkpoints)"),
              ("fcc_test", "fcc_test (report only)"), ("hsdpa_holdout", "hsdpa_holdout (report only)")]
     fig = Figure(figsize=(15, 8), layout="constrained")
@@ -267,7 +260,7 @@ def learning_curves(runs: dict[str, Path], out: Path, reference: dict) -> None:
             ax.set_ylabel("QoE_lin per chunk")
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)
-    fig.savefig(out / "learning_curves.png", dpi=100)
+    _save_png(fig, out / "learning_curves.png", dpi=100)
 
 
 def typical_table(runs: dict[str, Path], out: Path) -> None:
@@ -289,7 +282,7 @@ def typical_table(runs: dict[str, Path], out: Path) -> None:
             sel = vals.get(best)
             lines.append(f"| {name} | {split} | {best} | {'' if sel is None else f'{sel:.4f}'} | {v.mean():.4f} | "
                          f"{np.median(v):.4f} | {v.min():.4f} | {v.max():.4f} | {len(v)} |")
-    (out / "typical.md").write_text("\n".join(lines) + "\n")
+    atomic_write(out / "typical.md", "\n".join(lines) + "\n")
 
 
 def training_table(runs: dict[str, Path], out: Path) -> None:
@@ -310,7 +303,16 @@ def training_table(runs: dict[str, Path], out: Path) -> None:
         last_fps = f"{float(fps[-1]['fps']):.0f}" if fps else ""
         lines.append(f"| {name} | {cfg['algo']} | {steps} | {wall / 60:.1f} | {last_fps} | "
                      f"{'' if bc_s is None else f'{bc_s:.0f}'} | {best['timesteps']} | {best['score']:.4f} |")
-    (out / "training.md").write_text("\n".join(lines) + "\n")
+    atomic_write(out / "training.md", "\n".join(lines) + "\n")
+
+
+def _save_png(fig, path: Path, dpi: int) -> None:
+    """Render to memory, then write atomically (no half-written plot if the report dies)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write(path, buf.getvalue())
 
 
 def _fps(run: Path) -> list[tuple[int, float]]:
@@ -346,6 +348,12 @@ def main(argv=None) -> int:
     if run_sources(args):
         collect(args, out)
     models = models_in(out)
+    runs = {n: out / "runs" / n for n, _ in models if n != "bc_ppo"}
+    for n, run in runs.items():  # checked before minutes of comparisons, not after
+        for f in ("config.json", "evaluations.csv", "best_model.json"):
+            if splits == SPLITS and not (run / f).is_file():
+                raise SystemExit(f"{run / f}: missing run record of model {n!r} (give its run folder, e.g. "
+                                 f"--extra-run {n}=runs/<its run>); the learning curves and training table need it")
     summary = compare_splits(models, out, splits)
     if splits != SPLITS:  # other splits: their comparison folders only; the tables below are about SPLITS
         return 0
@@ -359,12 +367,6 @@ def main(argv=None) -> int:
     if bc_evals.is_file():
         bc = {r["eval"]: float(r["qoe_per_chunk"]) for r in read_csv(bc_evals)}
         reference["validation"]["bc_ppo"] = bc.get("validation")
-    runs = {n: out / "runs" / n for n, _ in models if n != "bc_ppo"}
-    for n, run in runs.items():
-        for f in ("config.json", "evaluations.csv", "best_model.json"):
-            if not (run / f).is_file():
-                raise SystemExit(f"{run / f}: missing run record of model {n!r} (give its run folder, e.g. "
-                                 f"--extra-run {n}=runs/<its run>); the learning curves and training table need it")
     if runs:
         learning_curves(runs, out, reference)
         training_table(runs, out)
