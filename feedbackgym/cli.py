@@ -386,14 +386,14 @@ def cmd_compare(args) -> int:
         raise UserError("--policies: expected a comma-separated list such as 'NAME1,NAME2,model.zip'")
     # check every name before spending minutes on the first ones
     from .agents.baselines import baseline_names
-    from .agents.policy import is_model_path, sb3_algo_of
+    from .agents.policy import is_model_path, model_file, sb3_algo_of
 
     known = baseline_names(env_id)
     for p in policies:
         if is_model_path(p):
-            if not Path(p).is_file():
-                raise UserError(f"policy {p!r}: no such model file")
-            sb3_algo_of(p)  # raises ValueError naming the file if it is no SB3 model
+            if not model_file(p).is_file():
+                raise UserError(f"policy {p!r}: no such model file (nor a run folder with a model.zip)")
+            sb3_algo_of(model_file(p))  # raises ValueError naming the file if it is no SB3 model
         elif p not in known:
             raise UserError(f"policy {p!r}: not a baseline of {env_id} ({', '.join(sorted(known))}) "
                             "nor a saved model .zip")

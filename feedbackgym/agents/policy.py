@@ -150,15 +150,22 @@ def is_model_path(spec: str) -> bool:
     return spec.endswith(".zip") or "/" in spec or os.sep in spec or (os.altsep is not None and os.altsep in spec)
 
 
+def model_file(spec: str) -> Path:
+    """The model file a policy path names: the file itself, or a run folder's ``model.zip`` (SB3 and
+    RLlib runs export one), so ``--policy RUN_DIR`` scores a run's final model."""
+    p = Path(spec)
+    return p / "model.zip" if p.is_dir() else p
+
+
 def make_policy(env_id: str, spec: str, env=None):
     """A baseline by name (see ``feedbackgym baselines ENV_ID``) or a saved model path.
 
     ``env``: the env the policy will play; a model whose spaces do not match it fails here, at
     load, rather than at its first episode."""
     if is_model_path(spec):
-        if not Path(spec).is_file():
-            raise ValueError(f"policy {spec!r}: no such model file")
-        policy = Sb3Policy(spec)
+        if not model_file(spec).is_file():
+            raise ValueError(f"policy {spec!r}: no such model file (nor a run folder with a model.zip)")
+        policy = Sb3Policy(model_file(spec))
         if env is not None:
             policy.check_env(env)
             policy._checked.add(id(env))
@@ -173,6 +180,6 @@ def make_policy(env_id: str, spec: str, env=None):
 def policy_label(spec: str) -> str:
     """Short name for tables and plots: the baseline name, or the model's run folder / file stem."""
     if is_model_path(spec):
-        p = Path(spec)
+        p = model_file(spec)
         return p.parent.name if p.stem in ("model", "best_model", "final_model") else p.stem
     return spec
