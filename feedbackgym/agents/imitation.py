@@ -11,8 +11,9 @@ controller, which beat PPO from scratch; Hester et al., AAAI 2018, for DQN).
       episodes: 300
       epochs: 10
 
-It plays the baseline in the *training* env (whatever randomness ``env_kwargs`` configure), records ``(observation, expert action, return-to-go)`` and
-fits the model's network by supervised learning:
+It plays the baseline in the *training* env (whatever randomness ``env_kwargs`` configure),
+records ``(observation, expert action, return-to-go)`` and fits the model's network by
+supervised learning:
 
 * actor-critic policies (PPO, A2C): maximise the log-probability of the expert action through
   ``policy.evaluate_actions``; optionally fit the value head to the expert's discounted
@@ -39,7 +40,7 @@ Everything runs on the model's device with the torch thread count left as set by
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -135,7 +136,8 @@ def collect(env: gym.Env, expert, episodes: int, seed: int, gamma: float, data: 
         ep_obs: list = []
         ep_rew: list = []
 
-        def on_step(obs, info, action, reward, next_obs, terminated, truncated, next_info):
+        def on_step(obs, info, action, reward, next_obs, terminated, truncated, next_info, ep_obs=ep_obs,
+                    ep_rew=ep_rew):
             ep_obs.append(np.array(obs, dtype=np.float32, copy=True))
             ep_rew.append(float(reward))
             if transitions is not None:
@@ -201,7 +203,7 @@ def _fit(model, kind: str, obs, actions, returns, has_return, epochs: int, batch
     use_t = th.as_tensor(has_return, device=device)
     policy.set_training_mode(True)
     history = []
-    for epoch in range(epochs):
+    for _ in range(epochs):
         perm = th.as_tensor(rng.permutation(n), device=device)
         totals = {"loss": 0.0, "bc_loss": 0.0, "value_loss": 0.0}
         for start in range(0, n, batch_size):
@@ -212,7 +214,8 @@ def _fit(model, kind: str, obs, actions, returns, has_return, epochs: int, batch
                 bc = -log_prob.mean()
                 if ent_coef:
                     bc = bc - ent_coef * (entropy.mean() if entropy is not None else 0.0)
-                vl = F.mse_loss(values.flatten()[u], g[u]) if value_coef and bool(u.any()) else th.zeros((), device=device)
+                vl = (F.mse_loss(values.flatten()[u], g[u]) if value_coef and bool(u.any())
+                      else th.zeros((), device=device))
                 loss = bc + value_coef * vl
             else:
                 q = model.q_net(o)
@@ -309,6 +312,38 @@ def _fill_replay_buffer(model, transitions: list) -> int:
 # ---------------------------------------------------------------------------------- pretrain
 
 
+_KNOWN_OPTIONS = {"dagger_episodes", "dagger_beta", "dagger_epochs", "value_coef", "ent_coef", "dqn_loss", "margin",
+                  "q_coef", "q_calibration", "fill_replay_buffer", "gamma", "holdout_fraction", "max_grad_norm",
+                  "make_env", "torch_threads", "verbose"}
+
+
+def _check_args(model, env_id, baseline, episodes, epochs, batch_size, learning_rate, dagger_rounds,
+                kwargs: dict) -> None:
+    """One clear error per bad :func:`pretrain` argument, before any episode is played."""
+    unknown = sorted(set(kwargs) - _KNOWN_OPTIONS)
+    if unknown:
+        raise ValueError(f"pretrain: unknown option(s) {unknown}; known: {sorted(_KNOWN_OPTIONS)}")
+    if not isinstance(baseline, str) or not baseline:
+        raise ValueError("pretrain: name the baseline to clone (pretrain: {baseline: NAME, ...}; "
+                         "see 'feedbackgym baselines ENV_ID')")
+    if not isinstance(model.action_space, gym.spaces.Discrete):
+        raise ValueError(f"pretrain: behaviour cloning supports Discrete action spaces; {env_id} acts in "
+                         f"{model.action_space}")
+    for name, v, lo in (("episodes", episodes, 1), ("epochs", epochs, 0), ("batch_size", batch_size, 1),
+                        ("dagger_rounds", dagger_rounds, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ValueError(f"pretrain: {name} must be an integer >= {lo}, got {v!r}")
+    if not learning_rate > 0:
+        raise ValueError(f"pretrain: learning_rate must be > 0, got {learning_rate!r}")
+    if kwargs.get("dqn_loss", "margin") not in ("margin", "ce"):
+        raise ValueError(f"pretrain: dqn_loss must be 'margin' or 'ce', got {kwargs['dqn_loss']!r}")
+    if kwargs.get("q_calibration", "bias") not in ("bias", "none"):
+        raise ValueError(f"pretrain: q_calibration must be 'bias' or 'none', got {kwargs['q_calibration']!r}")
+    holdout_fraction = float(kwargs.get("holdout_fraction", 0.1))
+    if not 0.0 <= holdout_fraction < 1.0:
+        raise ValueError(f"pretrain: holdout_fraction must be in [0, 1), got {holdout_fraction!r}")
+
+
 def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str | None = None,
              episodes: int = 300, epochs: int = 10, batch_size: int = 256, learning_rate: float = 1e-3,
              seed: int = 0, dagger_rounds: int = 0, **kwargs) -> dict:
@@ -341,34 +376,10 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str |
         family on the recorded episodes), ``train_accuracy`` / ``holdout_accuracy`` (greedy action equals the
         expert's), final ``bc_loss`` / ``value_loss``, per-round DAgger stats and ``seconds``.
     """
-    known = {"dagger_episodes", "dagger_beta", "dagger_epochs", "value_coef", "ent_coef", "dqn_loss", "margin",
-             "q_coef", "q_calibration", "fill_replay_buffer", "gamma", "holdout_fraction", "max_grad_norm", "make_env",
-             "torch_threads", "verbose"}
-    unknown = sorted(set(kwargs) - known)
-    if unknown:
-        raise ValueError(f"pretrain: unknown option(s) {unknown}; known: {sorted(known)}")
-    if not isinstance(baseline, str) or not baseline:
-        raise ValueError("pretrain: name the baseline to clone (pretrain: {baseline: NAME, ...}; "
-                         "see 'feedbackgym baselines ENV_ID')")
-    if not isinstance(model.action_space, gym.spaces.Discrete):
-        raise ValueError(f"pretrain: behaviour cloning supports Discrete action spaces; {env_id} acts in "
-                         f"{model.action_space}")
-    for name, v, lo in (("episodes", episodes, 1), ("epochs", epochs, 0), ("batch_size", batch_size, 1),
-                        ("dagger_rounds", dagger_rounds, 0)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ValueError(f"pretrain: {name} must be an integer >= {lo}, got {v!r}")
-    if not learning_rate > 0:
-        raise ValueError(f"pretrain: learning_rate must be > 0, got {learning_rate!r}")
+    _check_args(model, env_id, baseline, episodes, epochs, batch_size, learning_rate, dagger_rounds, kwargs)
     dqn_loss = kwargs.get("dqn_loss", "margin")
-    if dqn_loss not in ("margin", "ce"):
-        raise ValueError(f"pretrain: dqn_loss must be 'margin' or 'ce', got {dqn_loss!r}")
     q_calibration = kwargs.get("q_calibration", "bias")
-    if q_calibration not in ("bias", "none"):
-        raise ValueError(f"pretrain: q_calibration must be 'bias' or 'none', got {q_calibration!r}")
     holdout_fraction = float(kwargs.get("holdout_fraction", 0.1))
-    if not 0.0 <= holdout_fraction < 1.0:
-        raise ValueError(f"pretrain: holdout_fraction must be in [0, 1), got {holdout_fraction!r}")
-
     threads = kwargs.get("torch_threads", 1)
     if threads is not None:
         import torch as th
@@ -384,7 +395,7 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str |
         env.close()
         raise ValueError(f"pretrain: the env's observations {env.observation_space.shape} do not match the "
                          f"model's {model.observation_space.shape}; pass make_env= with the training wrappers")
-    expert = make_baseline(env_id, baseline)
+    expert = make_baseline(env_id, str(baseline))  # checked above
     score_metric = headline(env_id)
     normalize = _obs_normalizer(model)
     rng = np.random.default_rng(seed)

@@ -356,12 +356,43 @@ def load_file(path: str | os.PathLike) -> dict:
 
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        data = yaml.safe_load(text)
     except FileNotFoundError:
         raise ValueError(f"hyperparameter file {path}: no such file") from None
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ValueError(f"hyperparameter file {path}: not valid YAML ({' '.join(str(e).split())})") from None
-    return _parse_data(data, str(path))
+    out = _parse_data(data, str(path))
+    out[_LINES] = _key_lines(yaml.compose(text), str(path))
+    return out
+
+
+_LINES = "\0lines"  # {(section or "", block, key): "file:line"} of a loaded file
+
+
+def _key_lines(root, source: str) -> dict:
+    """Where each block's keys are in the file, for errors that name the line."""
+    import yaml
+
+    lines: dict = {}
+
+    def blocks(node, section: str) -> None:
+        if not isinstance(node, yaml.MappingNode):
+            return
+        for k, v in node.value:
+            if section == "" and k.value == SECTION:
+                blocks(v, SECTION)
+            elif isinstance(v, yaml.MappingNode):
+                for kk, _ in v.value:
+                    lines[(section, str(k.value), str(kk.value))] = f"{source}:{kk.start_mark.line + 1}"
+    blocks(root, "")
+    return lines
+
+
+class Hyperparams(dict):
+    """The merged hyperparameters of a run; ``where[key]`` is the ``file:line`` that set ``key``."""
+
+    where: dict[str, str]
 
 
 def _parse_data(data: Any, source: str) -> dict:
@@ -407,13 +438,32 @@ def resolve_hyperparams(env_id: str, algo: str, hyperparams: str | os.PathLike |
             block_over, source = dict(hyperparams), f"{packaged} + <mapping>"
     else:
         data, source = load_file(hyperparams), str(hyperparams)
-    section = data.pop(SECTION)
+    section, lines = data.pop(SECTION), data.pop(_LINES, {})
     env_block, env_extra = _env_block(data, env_id), _env_block(section, env_id)
     if env_block is None and env_extra is None and "default" not in data and "default" not in section:
         raise ValueError(f"hyperparameter file {source}: no block for {env_id} and no 'default' block")
-    hp = {**data.get("default", {}), **section.get("default", {}), **(env_block or {}), **(env_extra or {}),
-          **block_over, **dict(overrides or {})}
+    hp = Hyperparams()
+    hp.where = {}
+    env_name = next((k for k in (env_id, env_id.split(":", 1)[-1], env_id.split("/", 1)[-1]) if k in data or
+                     k in section), None)
+    for sec, name, block in (("", "default", data.get("default")), (SECTION, "default", section.get("default")),
+                             ("", env_name, env_block), (SECTION, env_name, env_extra)):
+        for k, v in (block or {}).items():
+            hp[k] = v
+            hp.where[k] = lines.get((sec, name, k), source)
+    for k, v in {**block_over, **dict(overrides or {})}.items():
+        hp[k] = v
+        hp.where[k] = "arguments"
     return hp, source
+
+
+def _error_key(message: str) -> str | None:
+    """The hyperparameter an error message is about (``TrainSettings.n_envs: ...`` -> ``n_envs``)."""
+    head = message.split(":", 1)[0].strip()
+    if head == "hyperparameters" and "[" in message:  # unknown key(s) ['x', ...]
+        return message.split("[", 1)[1].split("]", 1)[0].split(",")[0].strip(" '\"")
+    head = head.removeprefix("TrainSettings.")
+    return head.split(".", 1)[0] if head.replace("_", "").replace(".", "").isalnum() else None
 
 
 def check_hyperparams(hp: Mapping, algo: str, source: str) -> tuple[TrainSettings, dict]:
@@ -421,4 +471,6 @@ def check_hyperparams(hp: Mapping, algo: str, source: str) -> tuple[TrainSetting
     try:
         return split_hyperparams(hp, algo)
     except ValueError as e:
-        raise ValueError(f"{source}: {e}") from None
+        key = _error_key(str(e))
+        where = getattr(hp, "where", {}).get(key) if key else None
+        raise ValueError(f"{where or source}: {e}" if where else f"{source}: {e}") from None

@@ -149,6 +149,7 @@ def train(env_id: str, algo: str, timesteps: int | None = None, seed: int = 0,
             hp["env_kwargs"] = {**base_kw, **dict(env_kwargs)}
         if timesteps is not None:
             hp["n_timesteps"] = int(timesteps)
+            getattr(hp, "where", {})["n_timesteps"] = "timesteps argument"
         run = RunFolder(run_dir) if run_dir is not None else RunFolder.new_default(env_id, algo, seed)
         if run.holds_run():
             raise ValueError(f"run folder {run.path} already holds a run; use --resume to continue it "

@@ -245,7 +245,10 @@ def test_hyperparams_resolution_and_parsing(tmp_path):
     with pytest.raises(ValueError, match="bad.yml"):
         train(ABR, "ppo", pretrain=None, hyperparams=bad)
     bad.write_text("default:\n  n_timesteps: 100\n  n_envs: zero\n")
-    with pytest.raises(ValueError, match=r"bad.yml.*n_envs"):
+    with pytest.raises(ValueError, match=r"bad.yml:3: .*n_envs"):  # file, line, field
+        train(ABR, "ppo", pretrain=None, hyperparams=bad)
+    bad.write_text("default:\n  n_timesteps: 100\nfeedbackgym_train:\n  default:\n    eval_freq: 1\n    knob: 2\n")
+    with pytest.raises(ValueError, match=r"bad.yml:6: .*'knob'"):
         train(ABR, "ppo", pretrain=None, hyperparams=bad)
 
 
