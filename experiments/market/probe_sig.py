@@ -13,11 +13,12 @@ ap.add_argument("--seeds", type=int, default=3)
 ap.add_argument("--scenario", default="flash_crash")
 ap.add_argument("--set", nargs="*", default=[])
 ap.add_argument("--nopause", action="store_true")
+ap.add_argument("--move-pct", type=float, default=1.0)
 args = ap.parse_args()
 over = {k: json.loads(v) for k, v in (a.split("=") for a in args.set)}
 p = scenario_params(args.scenario, **over)
 for seed in range(args.seeds):
-    for name, rule in ((("none", None),) if args.nopause else (("none", None), ("stop_logic", ExchangeRule("stop_logic")))):
+    for name, rule in ((("none", None),) if args.nopause else (("none", None), ("stop_logic", ExchangeRule("stop_logic", move_pct=args.move_pct)))):
         s = signature(run_episode(p, seed, rule), p)
         checks = CHECKS + ((REBOUND_CHECK,) if rule else ())
         ok = "".join("Y" if c(s) else "n" for _, c in checks)

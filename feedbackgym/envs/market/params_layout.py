@@ -3,7 +3,7 @@
 PARAM_NAMES = (
     "length_s", "session_offset_s", "session_length_s", "tick_size", "initial_price",
     "n_noise", "noise_orders_per_s", "noise_market_frac", "noise_ioc_frac", "noise_lifetime_s",
-    "noise_depth_ticks", "size_lognormal_mu", "size_lognormal_sigma", "round_lot_frac",
+    "noise_depth_ticks", "noise_withdraw", "size_lognormal_mu", "size_lognormal_sigma", "round_lot_frac",
     "activity_vol", "activity_feedback",
     "n_makers", "maker_inventory_cap", "maker_quote_size", "maker_levels", "maker_half_spread_ticks",
     "maker_refresh_per_s", "maker_stress_widen", "maker_pull_move_ticks", "maker_dump_frac",
@@ -21,7 +21,7 @@ PARAM_NAMES = (
 )
 (P_LENGTH, P_SESSION_OFFSET, P_SESSION_LENGTH, P_TICK, P_PRICE0,
  P_N_NOISE, P_NOISE_RATE, P_NOISE_MKT, P_NOISE_IOC, P_NOISE_LIFE,
- P_NOISE_DEPTH, P_SIZE_MU, P_SIZE_SIGMA, P_ROUND_LOT,
+ P_NOISE_DEPTH, P_NOISE_WITHDRAW, P_SIZE_MU, P_SIZE_SIGMA, P_ROUND_LOT,
  P_ACT_VOL, P_ACT_FB,
  P_N_MAKERS, P_MK_CAP, P_MK_SIZE, P_MK_LEVELS, P_MK_HALF,
  P_MK_REFRESH, P_MK_WIDEN, P_MK_PULL, P_MK_DUMP,

@@ -18,7 +18,8 @@ stops cascade within the second. Populations (all parameters in :class:`~.sim.Ma
   their inventory cap and dump inventory beyond ``maker_dump_frac`` of the cap with market orders
   (the hot potato of Kirilenko, Kyle, Samadi & Tuzun, J. Finance 2017).
 * **fundamental traders** -- slow arrivals; trade towards the fundamental value when the mispricing
-  exceeds a personal threshold, until their finite capacity is used.
+  exceeds a personal threshold, within a finite capacity (a cap on their net position: round trips
+  in calm markets cost none of it, a persistent one-sided imbalance exhausts it).
 * **deep-value buyers** -- arrive only when the price is far below fundamental; buy aggressively
   (and bid into reopening auctions): they drive the recovery.
 * **momentum traders** -- market orders in the direction of the mid's move over their lookback when
@@ -55,7 +56,7 @@ from .params_layout import (P_ACT_FB, P_ACT_VOL, P_BAND, P_BAND_DOUBLE, P_BAND_M
                             P_FUND_JUMP_BPS, P_FUND_JUMP_RATE, P_FUND_RATE, P_FUND_THR, P_FUND_VOL, P_INTRADAY_U, P_HALT, P_MK_CAP, P_MK_DUMP,
                             P_MK_HALF, P_MK_LEAN, P_MK_LEVELS, P_MK_PULL, P_MK_REFRESH, P_MK_SIZE, P_MK_WIDEN,
                             P_MOM_LOOKBACK, P_MOM_MAXPOS, P_MOM_RATE, P_MOM_THR, P_N_DEEP,
-                            P_N_FUND, P_N_MAKERS, P_N_MOM, P_NEWS_DROP, P_NEWS_T, P_NOISE_DEPTH,
+                            P_N_FUND, P_N_MAKERS, P_N_MOM, P_NEWS_DROP, P_NEWS_T, P_NOISE_DEPTH, P_NOISE_WITHDRAW,
                             P_NOISE_IOC, P_NOISE_LIFE, P_NOISE_MKT, P_NOISE_RATE, P_PAUSE,
                             P_PRICE0, P_REF_WINDOW, P_ROUND_LOT, P_SELL_PART, P_SELL_SIZE,
                             P_SELL_START, P_SELL_WINDOW, P_SESSION_LENGTH, P_SESSION_OFFSET,
@@ -66,7 +67,8 @@ A_CONTINUE, A_PAUSE, A_HALT, A_WIDEN, A_TIGHTEN = 0, 1, 2, 3, 4
 E_NOISE, E_CANCEL, E_MAKER, E_FUND, E_DEEP, E_MOM, E_SELLER = range(7)
 EV_BASE = 65536
 ACT_TAU_S = (30.0, 300.0, 1800.0, 7200.0)
-ACT_SD_SHARE = (0.6324555320336759, 0.5, 0.4472135954999579, 0.38729833462074165)  # variance 0.4/.25/.2/.15
+ACT_SD_SHARE = (0.5477225575051661, 0.4472135954999579, 0.5, 0.5)  # variance shares 0.3/0.2/0.25/0.25
+WITHDRAW_MAX = 4.0  # liquidity backs away at most this many times further
 ACT_MAX = 10.0  # the activity multiplier is capped (no calm-day stampedes)
 WARMUP_S = 300
 LOT_SIZES = (1, 5, 10, 25, 50, 100)
@@ -90,11 +92,10 @@ def draw_size(prm, rs):
 
 @njit(cache=True)
 def ref_quotes(ist):
-    """(bid, ask) ticks traders price against: the best quotes, or around the last/indicative price."""
+    """(bid, ask) ticks traders price against: the best quotes, or around the last trade."""
     last = ist[I_LAST]
-    if ist[I_HALT] != 0:
-        ip = ist[I_INDICATIVE] if ist[I_INDICATIVE] >= 0 else last
-        return ip - 1, ip + 1
+    if ist[I_HALT] != 0:  # price against the last trade before the halt: nobody chases the indicative
+        return last - 1, last + 1
     bb = ist[I_BB]
     ba = ist[I_BA]
     if bb >= 0 and ba < NL:
@@ -130,7 +131,7 @@ def settle(prm, ist, fst, fills, mk, fu, dv, mo):
             mk[MK_VOL, idx] += q
             ist[I_MAKER_VOL] += q
         elif typ == T_FUND:
-            fu[TR_A, idx] -= q
+            fu[TR_A, idx] += side * q  # net position
             ist[I_FUND_VOL] += q
         elif typ == T_DEEP:
             dv[TR_A, idx] -= q
@@ -216,7 +217,7 @@ def new_stop(prm, ist, st, rs, k):
 
 
 @njit(cache=True)
-def ev_noise(prm, ist, od, lv, free, fills, rs, idx):
+def ev_noise(prm, ist, od, lv, free, fills, hist, rs, idx):
     side = 1 if R.uniform(rs) < 0.5 else -1
     size = draw_size(prm, rs)
     u = R.uniform(rs)
@@ -227,7 +228,14 @@ def ev_noise(prm, ist, od, lv, free, fills, rs, idx):
     elif u < prm[P_NOISE_MKT] + prm[P_NOISE_IOC]:
         submit(od, lv, free, ist, fills, side, ra if side > 0 else rb, size, owner, IOC)
     else:
-        k = int(R.exponential(rs, prm[P_NOISE_DEPTH]))
+        depth = prm[P_NOISE_DEPTH]
+        if prm[P_NOISE_WITHDRAW] > 0:  # liquidity backs away from a falling (rising) market
+            t = ist[I_T]
+            past = hist[H_MID, max(t - 60, ist[I_REOPEN_T]) % HN]
+            against = -side * (0.5 * (rb + ra) - past) / past * 1e4  # bps moved against this order
+            if against > 0:
+                depth *= min(1.0 + prm[P_NOISE_WITHDRAW] * against / 10.0, WITHDRAW_MAX)
+        k = int(R.exponential(rs, depth))
         price = ra - 1 - k if side > 0 else rb + 1 + k
         submit(od, lv, free, ist, fills, side, price, size, owner, LIMIT)
 
@@ -296,9 +304,6 @@ def ev_maker(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, 
 
 @njit(cache=True)
 def ev_fund(prm, ist, fst, od, lv, free, fills, fu, rs, i):
-    left = fu[TR_A, i]
-    if left <= 0:
-        return
     mid = mid_ticks(ist)
     f = fst[F_FUND]
     mis = (f - mid) / f * 1e4
@@ -306,7 +311,10 @@ def ev_fund(prm, ist, fst, od, lv, free, fills, fu, rs, i):
     if abs(mis) < th:
         return
     side = 1 if mis > 0 else -1
-    size = min(2 * draw_size(prm, rs), int(left))
+    room = prm[P_FUND_CAP] - side * fu[TR_A, i]  # finite capacity: a cap on the net position
+    if room < 1:
+        return
+    size = min(2 * draw_size(prm, rs), int(room))
     rb, ra = ref_quotes(ist)
     aggressive = R.uniform(rs) < min(1.0, 0.2 + 0.4 * (abs(mis) - th) / max(th, 1.0))
     if aggressive:
@@ -326,7 +334,7 @@ def ev_deep(prm, ist, fst, od, lv, free, fills, dv, rs, i):
         return
     size = min(5 + 3 * draw_size(prm, rs), int(left))
     rb, ra = ref_quotes(ist)
-    price = ra + 1 if ist[I_HALT] == 0 else ra + 2
+    price = min(ra + 1, int(fst[F_FUND] * (1.0 - dv[TR_B, i])))  # never above its value threshold
     submit(od, lv, free, ist, fills, 1, price, size, T_DEEP * OWNER_BASE + i, LIMIT)
 
 
@@ -510,7 +518,7 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
         typ = ev[e] // EV_BASE
         idx = ev[e] - typ * EV_BASE
         if typ == E_NOISE:
-            ev_noise(prm, ist, od, lv, free, fills, rs, idx)
+            ev_noise(prm, ist, od, lv, free, fills, hist, rs, idx)
         elif typ == E_CANCEL:
             ev_cancel(ist, od, lv, free, rs)
         elif typ == E_MAKER:
@@ -623,7 +631,7 @@ def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, 
     mk[:, :] = 0.0
     mko[:, :] = -1
     for i in range(fu.shape[1]):
-        fu[TR_A, i] = prm[P_FUND_CAP]
+        fu[TR_A, i] = 0.0
         fu[TR_B, i] = prm[P_FUND_THR] * (0.5 + R.uniform(rs))
     for i in range(dv.shape[1]):
         dv[TR_A, i] = prm[P_DEEP_CAP]
@@ -658,7 +666,7 @@ def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, 
     fst[F_EV_CROSS] = 0.0
     fst[F_EV_SQ] = 0.0
     for i in range(fu.shape[1]):
-        fu[TR_A, i] = prm[P_FUND_CAP]
+        fu[TR_A, i] = 0.0
     for i in range(dv.shape[1]):
         dv[TR_A, i] = prm[P_DEEP_CAP]
     ist[I_OPEN] = ist[I_LAST]

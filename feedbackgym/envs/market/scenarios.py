@@ -4,8 +4,8 @@ calm day). :func:`~.sim.scenario_params` applies them, then the caller's overrid
 * ``calm`` -- a 6.5-hour day (23,400 s) with no seller: the realism gate (stylized facts).
 * ``flash_crash`` -- the hour around a large POV seller (9 % of trailing volume, no price limit)
   who starts after 15 calm minutes, in a thinner market whose intermediaries' inventory caps sum
-  to ~4.4 % of the program, whose liquidity supply is half the calm day's and whose fundamental
-  buyers arrive slowly with finite capacity; the
+  to ~4.4 % of the program, whose liquidity supply is half the calm day's and backs away from a
+  falling price, and whose fundamental buyers have small position limits; the
   clock starts at 14:17 (``session_offset_s``) as on 6 May 2010.
 * ``news`` -- a true 4 % drop of the fundamental value 15 minutes in: prices *should* fall and
   stay down; a regulator that blocks the move only delays price discovery.
@@ -26,13 +26,11 @@ _THIN_MARKET: dict[str, Any] = {
     "noise_orders_per_s": 6.0,        # half the calm day's order flow ...
     "noise_lifetime_s": 10.0,         # ... resting half as long: a thin book
     "noise_market_frac": 0.3,
+    "noise_withdraw": 0.2,            # and liquidity that backs away from a falling market
     "activity_vol": 0.5,              # a steadier afternoon than the calm day's
     "maker_value_lean_ticks": 4.0,    # intermediaries quote around the market, not a value model
     "maker_pull_move_ticks": 30.0,    # and pull after a 15-bps move within 10 s
-    "fundamental_rate_per_s": 0.005,  # slow fundamental buyers ...
-    "fundamental_capacity": 20,       # ... with finite capacity
-    "momentum_rate_per_s": 0.08,
-    "momentum_max_position": 200,
+    "fundamental_capacity": 5,        # fundamental buyers: small net positions each
     "stop_orders": 1000,
     "stop_distance_pct": 2.0,
 }

@@ -100,6 +100,9 @@ class MarketParams:
                                     number(1.0, 1e6))
     noise_depth_ticks: float = param(20.0, "mean distance of noise limit orders behind the best quote, ticks",
                                      number(0.0, 1e4))
+    noise_withdraw: float = param(0.0, "liquidity withdrawal: a noise limit order's distance behind the quote "
+                                  "grows by this fraction per 10 bps the mid moved against it in 60 s (at most 4x)",
+                                  number(0.0, 100.0))
     size_lognormal_mu: float = param(0.7, "log-mean of lognormal order sizes", number(-5.0, 10.0))
     size_lognormal_sigma: float = param(0.8, "log-sd of lognormal order sizes", number(0.0, 5.0))
     round_lot_frac: float = param(0.3, "fraction of orders of a round lot (1, 5, 10, 25, 50, 100)", number(0.0, 1.0))
@@ -129,12 +132,12 @@ class MarketParams:
                                           number(0.0, 100.0))
     fundamental_threshold_bps: float = param(5.0, "fundamental traders act on mispricing beyond this, bps",
                                              number(0.0, 1e4))
-    fundamental_capacity: int = param(400, "contracts each fundamental trader may trade per day", _pos_int)
+    fundamental_capacity: int = param(400, "net position limit of each fundamental trader, contracts", _pos_int)
     fundamental_vol_bps: float = param(0.6, "volatility of the fundamental value, bps per sqrt(second)",
                                        number(0.0, 1e3))
-    fundamental_jumps_per_hour: float = param(4.0, "rate of small jumps of the fundamental value (news flow)",
+    fundamental_jumps_per_hour: float = param(6.0, "rate of small jumps of the fundamental value (news flow)",
                                               number(0.0, 3600.0))
-    fundamental_jump_bps: float = param(10.0, "standard deviation of those jumps, bps", number(0.0, 1e4))
+    fundamental_jump_bps: float = param(8.0, "standard deviation of those jumps, bps", number(0.0, 1e4))
     intraday_u: float = param(2.0, "U-shaped intraday activity: extra activity at the open and the close "
                               "(decaying over 30 minutes)", number(0.0, 100.0))
     n_deep_value: int = param(40, "deep-value buyers (arrive far below fundamental; drive recovery)", _pos_int)
