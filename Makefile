@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.feedbackgym-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: install test test-fast lint demo bench clean
+.PHONY: install test test-fast lint demo bench clean test-gym-min test-rllib test-interop
 
 $(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "feedbackgym needs Python >= 3.10, found " + sys.version.split()[0])'
@@ -33,6 +33,41 @@ lint: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not slow"
 
+# --- other Gymnasium versions and other people's RL code, each in its own venv -------------------
+# RLlib pins gymnasium==1.2.2, which is also the lowest Gymnasium the suite supports: one venv,
+# .venv-ray, runs the suite on that Gymnasium (test-gym-min) and the RLlib tests (test-rllib).
+VENV_RAY ?= .venv-ray
+RAY_STAMP := $(VENV_RAY)/.feedbackgym-installed
+GYM_MIN ?= gymnasium==1.2.2
+# TorchRL, Tianshou and rl_zoo3 pin packages (pandas < 3...) that would move the main venv's.
+VENV_INTEROP ?= .venv-interop
+INTEROP_STAMP := $(VENV_INTEROP)/.feedbackgym-installed
+
+$(RAY_STAMP): pyproject.toml Makefile
+	test -x $(VENV_RAY)/bin/python || $(PYTHON) -m venv $(VENV_RAY)
+	$(VENV_RAY)/bin/python -m pip install $(TORCH)
+	$(VENV_RAY)/bin/python -m pip install -e ".[train,dev,distributed]" "$(GYM_MIN)"
+	touch $@
+
+$(INTEROP_STAMP): pyproject.toml Makefile
+	test -x $(VENV_INTEROP)/bin/python || $(PYTHON) -m venv $(VENV_INTEROP)
+	$(VENV_INTEROP)/bin/python -m pip install $(TORCH)
+	$(VENV_INTEROP)/bin/python -m pip install -e ".[train,dev,interop]"
+	touch $@
+
+# the suite (tests marked slow left out: they re-check numbers, not Gymnasium's API) on gymnasium 1.2.2
+test-gym-min: $(RAY_STAMP)
+	$(VENV_RAY)/bin/python -c 'import gymnasium as g; print("gymnasium", g.__version__)'
+	$(VENV_RAY)/bin/python -m pytest -q -n $(PYTEST_WORKERS) -m "not slow" --ignore=tests/interop/test_rllib.py
+
+# a tiny PPO training on a local Ray instance (1 env runner), resume, export, evaluate
+test-rllib: $(RAY_STAMP)
+	$(VENV_RAY)/bin/python -m pytest -q -p no:xdist tests/interop/test_rllib.py
+
+# TorchRL, Tianshou, rl_zoo3, CleanRL-style PPO (tests/interop)
+test-interop: $(INTEROP_STAMP)
+	$(VENV_INTEROP)/bin/python -m pytest -q -n $(PYTEST_WORKERS) tests/interop --ignore=tests/interop/test_rllib.py
+
 demo: $(STAMP)
 	$(PY) -m feedbackgym.demo
 
@@ -40,4 +75,4 @@ bench: $(STAMP)
 	$(VENV)/bin/feedbackgym bench feedbackgym/AbrStreaming-v0
 
 clean:
-	rm -rf $(VENV) runs/demo
+	rm -rf $(VENV) $(VENV_RAY) $(VENV_INTEROP) runs/demo
