@@ -15,8 +15,8 @@ from gymnasium import spaces
 
 from ...reward import list_rewards, register_reward, resolve
 from .config import RightsizingConfig
-from .sim import (BUCKETS, HALF_LIVES, LOG2_HIGH, LOG2_LOW, QUANTILES, JobTable, RightsizingCore, build_table,
-                  log2_edges)
+from .sim import (BUCKETS, EDGE_VALUES, HALF_LIVES, LOG2_HIGH, LOG2_LOW, QUANTILES, JobTable, RightsizingCore,
+                  build_table, log2_edges)
 from .workloads import WINDOWS_PER_DAY, load_workloads
 
 # ----------------------------------------------------------------------------------- actions
@@ -31,6 +31,7 @@ N_MEMORY = 1 + len(MEMORY_RECENT_FACTORS) + len(MEMORY_LONG_FACTORS)
 N_CPU = 1 + len(CPU_RECENT_FACTORS)
 N_ACTIONS = N_MEMORY * N_CPU
 _P98, _H48 = QUANTILES.index(0.98), HALF_LIVES.index(576)
+_EDGES = EDGE_VALUES.tolist()
 
 REWARD_COMPONENTS = {
     "memory_slack_fraction": "(limit - window peak) / limit while running and above the peak (Autopilot's underrun)",
@@ -153,8 +154,9 @@ def draw_episode(setup: Setup, rng: np.random.Generator, job_index, next_job: in
 class Engine:
     """The batched env logic over ``n`` slots (see the module docstring)."""
 
-    def __init__(self, setup: Setup, n: int):
+    def __init__(self, setup: Setup, n: int, single: bool = False):
         self.setup, self.n = setup, n
+        self.single = single and n == 1   # the single env's scalar fast path (same arithmetic)
         self.core = RightsizingCore(setup.table, setup.config, n, setup.max_days)
         self.reward_acc = np.zeros(n)
         self.steps = np.zeros(n, dtype=np.int64)
@@ -178,6 +180,10 @@ class Engine:
         c.start(idx, job, row, length, key)
         self.reward_acc[idx] = 0.0
         self.steps[idx] = 0
+        if self.single:
+            out = c.window_one(float(c.mem_limit[0]), float(c.cpu_limit[0]))
+            self._observe_one()
+            return out
         out = c.window(idx, c.mem_limit[idx].copy(), c.cpu_limit[idx].copy())
         self._observe(idx)
         return out
@@ -189,7 +195,7 @@ class Engine:
         c, cfg = self.core, self.setup.config
         recent = c.recent_max(s)
         stats = self._stats[s]
-        mem_long = c.mem_scale[s] * np.exp2(log2_edges(stats[:, _H48, _P98]))
+        mem_long = c.mem_scale[s] * EDGE_VALUES[stats[:, _H48, _P98]]
         mem = np.empty((recent.shape[0], N_MEMORY))
         mem[:, 0] = c.mem_limit[s]
         k = 1 + len(MEMORY_RECENT_FACTORS)
@@ -298,6 +304,125 @@ class Engine:
         o[:, j + 13] = np.log2(1.0 + c.since_change[s]) / 10.0
         np.clip(o, -OBS_BOUND, OBS_BOUND, out=o)
         self._obs[s] = o
+
+    # ------------------------------------------------------------------- one slot, scalars
+
+    def targets_one(self) -> tuple[list, list]:
+        """:meth:`targets` of slot 0 as lists of floats (the same arithmetic)."""
+        c, cfg = self.core, self.setup.config
+        rm, rc = float(c.recent[0, 0].max()), float(c.recent[0, 1].max())
+        mem_long = float(c.mem_scale[0]) * _EDGES[int(self._stats[0, _H48, _P98])]
+        lo, hi = cfg.min_memory_limit_mib, cfg.machine_memory_mib
+        mem = [float(c.mem_limit[0])]
+        mem += [min(max(rm * f, lo), hi) for f in MEMORY_RECENT_FACTORS]
+        mem += [min(max(mem_long * f, lo), hi) for f in MEMORY_LONG_FACTORS]
+        lo, hi = cfg.min_cpu_limit_cores, cfg.machine_cores
+        cpu = [float(c.cpu_limit[0])] + [min(max(rc * f, lo), hi) for f in CPU_RECENT_FACTORS]
+        return mem, cpu
+
+    def limits_one(self, a: int):
+        mem_t, cpu_t = self.targets_one()
+        m, k = divmod(a, N_CPU)
+        mem, cpu = mem_t[m], cpu_t[k]
+        db = self.setup.config.change_deadband
+        old_m, old_c = mem_t[0], cpu_t[0]
+        if abs(mem - old_m) <= db * old_m:
+            mem = old_m
+        if abs(cpu - old_c) <= db * old_c:
+            cpu = old_c
+        return mem, cpu, mem_t
+
+    def step_one(self, mem_limit: float, cpu_limit: float, mem_targets=None):
+        """:meth:`step` of slot 0 with Python scalars."""
+        c = self.core
+        out = c.window_one(mem_limit, cpu_limit)
+        setup = self.setup
+        reward = None
+        if setup.weights is not None:
+            reward = 0.0
+            for key, w in setup.weights:
+                reward = reward + w * out[key]
+        self.steps[0] += 1
+        ended = c.t[0] >= c.length[0]
+        trace_end = (c.start_row[0] + c.length[0]) >= self.setup.table.lengths[c.job[0]]
+        if mem_targets is not None and setup.config.counterfactual_info:
+            mt = np.asarray(mem_targets)
+            peak, running = out["_peak"], out["_running"]
+            over = running & (peak > mt)
+            out["cf_limit"] = mt
+            out["cf_overrun"] = over.astype(np.float64)
+            out["cf_slack"] = np.where(running & ~over, (mt - peak) / mt, 0.0)
+        self._observe_one()
+        return reward, bool(ended and trace_end), bool(ended and not trace_end), out
+
+    def _observe_one(self):
+        c = self.core
+        H = len(HALF_LIVES)
+        st = np.concatenate([c.hist.kq[0], c.hist.top[0][:, None]], axis=1)
+        if self._stats is None:
+            self._stats = np.zeros((self.n,) + st.shape, dtype=np.int64)
+        self._stats[0] = st
+        tb = self.setup.table
+        pos = min(int(c.pos[0]), len(tb.timestamps_s) - 1)
+        ms, cs = float(c.mem_scale[0]), float(c.cpu_scale[0])
+        rm, rc = float(c.recent[0, 0].max()), float(c.recent[0, 1].max())
+        ml, cl = float(c.mem_limit[0]), float(c.cpu_limit[0])
+        o = np.empty(OBS_DIM)
+        j = 10 * H
+        o[:j] = log2_edges(st.reshape(-1))
+        with np.errstate(divide="ignore"):
+            o[j:j + 10] = np.log2(np.asarray([
+                float(c.last_mem_obs[0]) / ms, rm / ms, ml / ms, float(tb.memory_request_mib[pos]) / ms,
+                ml / max(rm, 1e-9), float(c.last_cpu_obs[0]) / cs, rc / cs, cl / cs,
+                float(tb.cpu_request_cores[pos]) / cs, cl / max(rc, 1e-9)]))
+        np.clip(o[:j + 10], LOG2_LOW, LOG2_HIGH, out=o[:j + 10])
+        j += 10
+        o[j] = float(c.oom_recent[0])
+        o[j + 1] = float(c.throttle_recent[0]) / 10.0
+        o[j + 2] = float(c.down[0] > 0)
+        ts = int(tb.timestamps_s[pos])
+        hour = (ts % 86400) / 86400.0 * 2 * np.pi
+        wd = ((ts // 86400 + 3) % 7) / 7.0 * 2 * np.pi
+        sn, cn = np.sin(np.asarray([hour, wd])), np.cos(np.asarray([hour, wd]))
+        o[j + 3], o[j + 4], o[j + 5], o[j + 6] = sn[0], cn[0], sn[1], cn[1]
+        lg = np.log2(np.asarray([1.0 + int(c.t[0]) / WINDOWS_PER_DAY, float(c.tasks[0]),
+                                 1.0 + int(c.since_change[0])]))
+        o[j + 7] = lg[0]
+        o[j + 8] = float(not c.serving[0])
+        tol = int(c.tolerance[0])
+        o[j + 9], o[j + 10], o[j + 11] = float(tol == 0), float(tol == 1), float(tol == 2)
+        o[j + 12] = lg[1] / 10.0
+        o[j + 13] = lg[2] / 10.0
+        np.clip(o, -OBS_BOUND, OBS_BOUND, out=o)
+        self._obs[0] = o
+
+    def step_info_one(self, out) -> dict:
+        """:meth:`step_info` of slot 0 as Python scalars."""
+        c, tb = self.core, self.setup.table
+        pos = min(int(c.pos[0]), len(tb.timestamps_s) - 1)
+        info = {
+            "memory_usage_mib": float(c.last_mem_obs[0]),
+            "cpu_usage_cores": float(c.last_cpu_obs[0]),
+            "oom": out["memory_overrun"] > 0,
+            "throttled_fraction": out["throttled_fraction"],
+            "running": out["_running"],
+            "memory_limit_mib": float(c.mem_limit[0]),
+            "cpu_limit_cores": float(c.cpu_limit[0]),
+            "memory_request_mib": float(tb.memory_request_mib[pos]),
+            "cpu_request_cores": float(tb.cpu_request_cores[pos]),
+            "timestamp_s": int(tb.timestamps_s[pos]),
+            "job_age_windows": int(c.t[0]),
+            "down_windows": int(c.down[0]),
+            "tasks": int(c.tasks[0]),
+            "serving": bool(c.serving[0]),
+            "oom_tolerance": int(c.tolerance[0]),
+            "job_index": int(c.job[0]),
+        }
+        if "cf_limit" in out:
+            info["counterfactual_memory_limit_mib"] = out["cf_limit"]
+            info["counterfactual_memory_overrun"] = out["cf_overrun"]
+            info["counterfactual_memory_slack_fraction"] = out["cf_slack"]
+        return info
 
     @property
     def obs(self) -> np.ndarray:

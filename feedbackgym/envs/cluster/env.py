@@ -131,7 +131,7 @@ class ClusterRightsizingEnv(gym.Env):
 
     def _configure(self, setup: Setup) -> None:
         self.setup, self.config = setup, setup.config
-        self.engine = Engine(setup, 1)
+        self.engine = Engine(setup, 1, single=True)
         self._weights = setup.weights
 
     @property
@@ -162,7 +162,7 @@ class ClusterRightsizingEnv(gym.Env):
         out = self.engine.start(np.asarray([0]), [d])
         self._done = False
         info = {"job_name": self.setup.table.names[d[0]], "start_window": d[1], "episode_windows": d[2]}
-        info.update(self._info(out))
+        info.update(self.engine.step_info_one(out))
         return self.engine.obs[0].copy(), info
 
     # -------------------------------------------------------------------------------- step
@@ -171,10 +171,9 @@ class ClusterRightsizingEnv(gym.Env):
         if self._done:
             raise RuntimeError("ClusterRightsizingEnv.step() called after the episode ended; call reset() first")
         eng = self.engine
-        s0 = np.asarray([0])
         if isinstance(action, Mapping):
             mem, cpu = self._limit_action(action)
-            mem_t = eng.targets(s0)[0] if self.config.counterfactual_info else None
+            mem_t = eng.targets_one()[0] if self.config.counterfactual_info else None
         else:
             try:
                 a = operator.index(action.item() if isinstance(action, np.ndarray) and action.ndim == 0 else action)
@@ -183,9 +182,9 @@ class ClusterRightsizingEnv(gym.Env):
                                  "{'memory_limit_mib': ..., 'cpu_limit_cores': ...}") from None
             if not 0 <= a < N_ACTIONS:
                 raise ValueError(f"action {a} is outside Discrete({N_ACTIONS}) (0..{N_ACTIONS - 1})")
-            mem, cpu, mem_t = eng.limits_from_actions(s0, np.asarray([a]))
-        reward, terminated, truncated, out = eng.step(s0, mem, cpu, mem_t)
-        comps = {k: float(out[k][0]) for k in REWARD_COMPONENTS}
+            mem, cpu, mem_t = eng.limits_one(a)
+        reward, term, trunc, out = eng.step_one(mem, cpu, mem_t)
+        comps = {k: out[k] for k in REWARD_COMPONENTS}
         if reward is None:
             r = self.setup.reward_fn(comps)
             try:
@@ -195,11 +194,10 @@ class ClusterRightsizingEnv(gym.Env):
             if not math.isfinite(r):
                 raise ValueError(f"reward function {self.setup.reward_fn!r} returned {r!r} for components {comps}")
         else:
-            r = float(reward[0])
+            r = float(reward)
         eng.reward_acc[0] += r
-        info = self._info(out)
+        info = eng.step_info_one(out)
         info["reward_components"] = comps
-        term, trunc = bool(terminated[0]), bool(truncated[0])
         if term or trunc:
             self._done = True
             info["episode_metrics"] = eng.episode_metrics(0)
@@ -214,7 +212,7 @@ class ClusterRightsizingEnv(gym.Env):
         for key, cur in (("memory_limit_mib", c.mem_limit), ("cpu_limit_cores", c.cpu_limit)):
             v = action.get(key)
             if v is None:
-                out.append(cur[:1].copy())
+                out.append(float(cur[0]))
                 continue
             try:
                 v = float(v)
@@ -223,26 +221,18 @@ class ClusterRightsizingEnv(gym.Env):
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"limit action {key}: expected a finite positive number, got {v!r}")
             lo = self.config.min_memory_limit_mib if key == "memory_limit_mib" else self.config.min_cpu_limit_cores
-            out.append(np.asarray([max(v, lo)]))
+            out.append(max(v, lo))
         return out[0], out[1]
 
     def menu(self) -> tuple[np.ndarray, np.ndarray]:
         """The limits each memory choice (10) and CPU choice (4) of the next action would set;
         computed from what has been observed only."""
-        mem, cpu = self.engine.targets(np.asarray([0]))
-        return mem[0].copy(), cpu[0].copy()
+        mem, cpu = self.engine.targets_one()
+        return np.asarray(mem), np.asarray(cpu)
 
     def nearest_action(self, memory_limit_mib: float, cpu_limit_cores: float) -> int:
         """The discrete action closest to the given limits (for cloning rule baselines)."""
         return self.engine.nearest_action(0, memory_limit_mib, cpu_limit_cores)
-
-    def _info(self, out) -> dict:
-        vals = self.engine.step_info(np.asarray([0]), out)
-        info = {}
-        for k, v in vals.items():
-            v = v[0]
-            info[k] = v.copy() if isinstance(v, np.ndarray) else v.item()
-        return info
 
     def render(self):
         if self.render_mode == "ansi":

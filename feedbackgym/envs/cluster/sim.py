@@ -47,6 +47,11 @@ MAX_TASKS_PER_JOB = 1_000_000
 
 _LOG_GROWTH = math.log(BUCKET_GROWTH)
 _LOG2_EDGES = math.log2(BUCKET_FIRST) + np.arange(1, BUCKETS + 1) * math.log2(BUCKET_GROWTH)
+#: upper edge of every bucket relative to the scale (a table, so scalar and batched code agree)
+EDGE_VALUES = np.exp2(_LOG2_EDGES)
+_LOG2_EDGES_LIST = _LOG2_EDGES.tolist()
+_EDGE_VALUES_LIST = EDGE_VALUES.tolist()
+_M64 = (1 << 64) - 1
 
 
 def bucket_upper_edges() -> np.ndarray:
@@ -85,6 +90,19 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)).astype(np.uint64)
     x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)).astype(np.uint64)
     return x ^ (x >> np.uint64(31))
+
+
+def _splitmix64_int(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+def uniform_hash_one(key: int, counter: int) -> float:
+    """:func:`uniform_hash` of one pair with Python integers (the same number)."""
+    x = _splitmix64_int((key & _M64) ^ _splitmix64_int(counter & _M64))
+    return float(x >> 11) * (1.0 / 9007199254740992.0)
 
 
 def uniform_hash(key: np.ndarray, counter: np.ndarray) -> np.ndarray:
@@ -290,6 +308,102 @@ class RightsizingCore:
             "_peak": peak, "_demand": demand, "_served": served, "_running": running, "_pos": pos,
         }
 
+    def window_one(self, mem_limit: float, cpu_limit: float) -> dict:
+        """:meth:`window` for slot 0 of a one-slot core with Python floats: the same arithmetic,
+        operation for operation (so the single env equals the batched twin), without numpy's
+        per-call overhead on one-element arrays."""
+        cfg, tb = self.cfg, self.table
+        pos, t = int(self.pos[0]), int(self.t[0])
+        old_mem, old_cpu = float(self.mem_limit[0]), float(self.cpu_limit[0])
+        mem_changed = mem_limit != old_mem
+        cpu_changed = cpu_limit != old_cpu
+        increased = (mem_limit > old_mem) or (cpu_limit > old_cpu)
+        down = int(self.down[0])
+        tasks = float(self.tasks[0])
+        serving = bool(self.serving[0])
+        evicted = False
+        if cfg.eviction_probability > 0:
+            u = uniform_hash_one(int(self.key[0]), t)
+            evicted = increased and down == 0 and u < cfg.eviction_probability
+        if evicted:
+            down = max(cfg.restart_windows, 0)
+        running = down == 0
+        down_now = not running
+        peak = float(tb.memory_peak_mib[pos])
+        oom = running and peak > mem_limit
+        mem_obs = min(peak, mem_limit) if running else 0.0
+        demand = float(tb.cpu_demand_cores[pos])
+        backlog = float(self.backlog_core_s[0])
+        need = demand + backlog / WINDOW_S
+        served = min(need, cpu_limit) if running else 0.0
+        throttled_cores = max(demand - served, 0.0)
+        throttled_core_s = throttled_cores * WINDOW_S
+        queue = (not serving) and cfg.throttle_backlog
+        new_backlog = (need - served) * WINDOW_S if queue else 0.0
+        killed = oom or evicted
+        lost = (min(int(self.since_restart[0]), cfg.lost_work_windows) * demand * WINDOW_S
+                if (killed and not serving) else 0.0)
+        new_backlog = new_backlog + (lost if queue else 0.0)
+        throttled_frac = throttled_cores / demand if demand > 0 else 0.0
+        slo = WINDOW_S / 60.0 if (serving and (down_now or oom or throttled_frac > cfg.slo_throttle_fraction)) else 0.0
+        self.backlog_core_s[0] = new_backlog
+        nd = down - 1 if down_now else 0
+        if oom:
+            nd = cfg.restart_windows
+        self.down[0] = nd
+        self.since_restart[0] = 0 if killed else (self.since_restart[0] + 1 if running else 0)
+        changed = mem_changed or cpu_changed
+        self.since_change[0] = 0 if changed else self.since_change[0] + 1
+        self.mem_limit[0], self.cpu_limit[0] = mem_limit, cpu_limit
+        rd = self.recent_decay
+        self.oom_recent[0] = float(self.oom_recent[0]) * rd + oom
+        self.throttle_recent[0] = float(self.throttle_recent[0]) * rd + (throttled_frac > cfg.slo_throttle_fraction)
+        self.last_mem_obs[0], self.last_cpu_obs[0] = mem_obs, served
+        H = len(HALF_LIVES)
+        km, kc = _bucket(np.asarray([mem_obs / float(self.mem_scale[0]), served / float(self.cpu_scale[0])])).tolist()
+        self.hist.add_one(0, [km] * H + [kc] * H, running)
+        slot = t % RECENT_WINDOWS
+        self.recent[0, 0, slot] = mem_obs
+        self.recent[0, 1, slot] = served
+        day = min(t // WINDOWS_PER_DAY, self.max_days - 1)
+        self.day_mem_limit[0, day] += mem_limit
+        self.day_cpu_limit[0, day] += cpu_limit
+        self.day_windows[0, day] += 1
+        self.day_ooms[0, day] += oom * int(self.tasks[0])
+        self.day_changes[0, day] += changed
+        mem_request = float(tb.memory_request_mib[pos])
+        self.day_mem_request[0, day] += mem_request
+        tot = self.totals
+        tot["ooms"][0] += oom * tasks
+        tot["evictions"][0] += evicted * tasks
+        tot["throttled_core_s"][0] += throttled_core_s * tasks
+        tot["cpu_demand_core_s"][0] += demand * WINDOW_S * tasks
+        tot["slo_violation_minutes"][0] += slo
+        tot["lost_work_core_s"][0] += lost * tasks
+        tot["mem_saved_mib_windows"][0] += (mem_request - mem_limit) * tasks
+        tot["mem_changes"][0] += mem_changed
+        tot["cpu_changes"][0] += cpu_changed
+        self.pos[0] = pos + 1
+        self.t[0] = t + 1
+        mem_slack = (mem_limit - peak) / max(mem_limit, 1e-12) if (running and mem_limit > peak) else 0.0
+        cpu_slack = (cpu_limit - demand) / max(cpu_limit, 1e-12) if (running and cpu_limit > demand) else 0.0
+        hours = WINDOW_S / 3600.0
+        return {
+            "memory_slack_fraction": mem_slack,
+            "memory_overrun": float(oom),
+            "oom_kills": oom * tasks,
+            "memory_limit_change": float(mem_changed),
+            "cpu_slack_fraction": cpu_slack,
+            "throttled_fraction": throttled_frac,
+            "cpu_limit_change": float(cpu_changed),
+            "slo_violation_minutes": slo,
+            "evictions": evicted * tasks,
+            "lost_work_core_s": lost * tasks,
+            "memory_slack_machine_hours": max(mem_limit - peak, 0.0) * tasks / cfg.machine_memory_mib * hours,
+            "cpu_slack_machine_hours": max(cpu_limit - demand, 0.0) * tasks / cfg.machine_cores * hours,
+            "_peak": peak, "_demand": demand, "_served": served, "_running": running, "_pos": pos,
+        }
+
     def _observe(self, s, running, mem_obs, cpu_obs, t):
         H = len(HALF_LIVES)
         k = np.empty((len(mem_obs), 2 * H), dtype=np.int64)
@@ -331,6 +445,7 @@ class DecayedQuantiles:
     def __init__(self, n: int, m: int, half_lives):
         self.n, self.m = n, m
         self.g = np.exp2(1.0 / np.asarray(half_lives, dtype=np.float64))[None, :]
+        self._g_list = self.g[0].tolist()
         self.q = np.asarray(QUANTILES)[None, None, :]
         Q = len(QUANTILES)
         self.w = np.zeros((n, m, BUCKETS))
@@ -412,6 +527,81 @@ class DecayedQuantiles:
                 present = self.w[rows[a], b] >= thresh[a, b][:, None]
                 top[a, b] = np.where(present.any(axis=1), BUCKETS - 1 - np.argmax(present[:, ::-1], axis=1), 0)
         self.top[rows] = top
+
+    def add_one(self, r: int, k: list, on: bool):
+        """:meth:`add` for one slot with Python scalars (the same arithmetic entry by entry)."""
+        m, B = self.m, BUCKETS
+        W = self.w.reshape(-1)
+        g = self._g_list
+        qs = QUANTILES
+        nq = len(qs)
+        scales = self.scale[r].tolist()
+        totals = self.total[r].tolist()
+        kqs = self.kq[r].tolist()
+        belows = self.below[r].tolist()
+        tops = self.top[r].tolist()
+        steps = self.STEPS
+        for j in range(m):
+            base = (r * m + j) * B
+            scale = scales[j] * g[j]
+            if scale > self.RENORM:
+                f = 1.0 / self.RENORM
+                self.w[r, j] *= f
+                totals[j] *= f
+                belows[j] = [b * f for b in belows[j]]
+                scale *= f
+            scales[j] = scale
+            add = scale if on else 0.0
+            kj = k[j]
+            W[base + kj] += add
+            total = totals[j] + add
+            totals[j] = total
+            kq_j, below_j = kqs[j], belows[j]
+            for qi in range(nq):
+                kq = kq_j[qi]
+                below = below_j[qi] + (add if kj < kq else 0.0)
+                target = qs[qi] * total
+                moved_every_time = True
+                for _ in range(steps):
+                    wk = W[base + kq]
+                    if below + wk < target and kq < B - 1:
+                        below = below + wk
+                        kq += 1
+                    elif kq > 0 and below >= target:
+                        kq -= 1
+                        below = below - W[base + kq]
+                    else:
+                        moved_every_time = False
+                        break
+                if moved_every_time:
+                    wk = W[base + kq]
+                    if (below + wk < target and kq < B - 1) or (kq > 0 and below >= target):
+                        hist = self.w[r, j]
+                        cum = np.cumsum(hist)
+                        kq = min(int((cum < target).sum()), B - 1)
+                        below = cum[kq] - hist[kq]
+                kq_j[qi] = kq
+                below_j[qi] = float(below)
+            top = tops[j]
+            if on and kj > top:
+                top = kj
+            thresh = 0.01 * scale
+            moved_every_time = True
+            for _ in range(steps):
+                if top > 0 and W[base + top] < thresh:
+                    top -= 1
+                else:
+                    moved_every_time = False
+                    break
+            if moved_every_time and top > 0 and W[base + top] < thresh:
+                present = self.w[r, j] >= thresh
+                top = int(B - 1 - np.argmax(present[::-1])) if present.any() else 0
+            tops[j] = top
+        self.scale[r] = scales
+        self.total[r] = totals
+        self.kq[r] = kqs
+        self.below[r] = belows
+        self.top[r] = tops
 
     def stats(self, s) -> np.ndarray:
         return np.concatenate([self.kq[s], self.top[s][:, :, None]], axis=2)
