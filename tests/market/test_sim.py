@@ -136,3 +136,21 @@ def test_bad_input_names_the_field():
         sim.step(7)
     with pytest.raises(ValueError, match="Generator"):
         sim.reset(0)
+
+
+def test_batch_with_different_population_sizes_steps_each_market_on_its_own_tables():
+    small = scenario_params("calm", n_fundamental=10, stop_orders=20, **SHORT)
+    big = scenario_params("calm", **SHORT)
+    batch = MarketBatch([small, big])
+    batch.reset_one(0, np.random.default_rng(5))
+    batch.reset_one(1, np.random.default_rng(6))
+    alone = MarketSim(small)
+    alone.reset(np.random.default_rng(5))
+    for _ in range(30):
+        batch.step([CONTINUE, CONTINUE])
+        alone.step(CONTINUE)
+    assert np.array_equal(batch.ist[0], alone._b.ist[0])
+    with pytest.raises(ValueError, match="larger trader tables"):
+        batch.reset_one(0, np.random.default_rng(0), scenario_params("calm", n_fundamental=500))
+    with pytest.raises(ValueError, match="regulator action"):
+        batch.step([CONTINUE, 9])
