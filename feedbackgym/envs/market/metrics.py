@@ -153,7 +153,7 @@ class EpisodeMetrics:
         """Account one simulated second (the snapshot after the step); returns its reward components."""
         t = int(s["t_s"]) - 1          # the second that just ran
         mid = _f(s.get("mid"))
-        if not math.isfinite(mid):
+        if not math.isfinite(mid) or mid <= 0.0:   # no price this second: keep the last one
             mid = self._last_mid
         self._last_mid = mid
         halted = bool(s.get("halted"))

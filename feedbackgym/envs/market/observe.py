@@ -40,6 +40,12 @@ def _fin(x, default=math.nan) -> float:
     return x if math.isfinite(x) else default
 
 
+def _pos(x, default) -> float:
+    """A positive finite price, else ``default``."""
+    x = _fin(x)
+    return x if x > 0.0 else default
+
+
 class Observer:
     """Feature vector of one market, updated once per simulated second."""
 
@@ -55,6 +61,7 @@ class Observer:
     def reset(self, s: dict) -> None:
         n = self.ring
         mid = _fin(s["mid"], 1.0)
+        mid = mid if mid > 0.0 else 1.0
         self.mids = np.full(n, mid)
         self.cum_v = [0.0] * n           # cumulative volume, buyer- and seller-initiated volume
         self.cum_b = [0.0] * n
@@ -73,6 +80,8 @@ class Observer:
         self.t += 1
         i = self.t % self.ring
         mid = _fin(s["mid"], self.last_mid)
+        if mid <= 0.0:   # no price at all this second (both sides empty, no trade): keep the last
+            mid = self.last_mid
         self.last_mid = mid
         self.mids[i] = mid
         vol = _fin(s.get("volume"), 0.0)
@@ -98,8 +107,8 @@ class Observer:
         mid = self.last_mid
         L = self.depth_levels
         t, ring = self.t, self.ring
-        o[0] = (mid / _fin(s.get("open_price"), mid) - 1.0) * 100.0 / PCT_SCALE
-        o[1] = (mid / _fin(s.get("reference_price"), mid) - 1.0) * 100.0 / PCT_SCALE
+        o[0] = (mid / _pos(s.get("open_price"), mid) - 1.0) * 100.0 / PCT_SCALE
+        o[1] = (mid / _pos(s.get("reference_price"), mid) - 1.0) * 100.0 / PCT_SCALE
         # the ring holds at least the last HIGH_WINDOW_S + 1 mids (the first mid before that)
         o[2] = (mid / self.mids.max() - 1.0) * 100.0 / PCT_SCALE
         spread = min(max(_fin(s.get("spread_ticks"), 100.0), 0.0), 100.0)
