@@ -86,11 +86,47 @@ class Agent(nn.Module):
         return action, probs.log_prob(action), probs.entropy(), self.critic(x)
 
 
+def masked_mean(x, m):
+    return (x * m).sum() / m.sum()
+
+
+def update(agent, optimizer, args, b_obs, b_logprobs, b_actions, b_adv, b_ret, b_val, b_valid) -> float:
+    """PPO epochs over one batch; steps with ``b_valid == 0`` (NEXT_STEP reset steps) are left out.
+    Returns the last minibatch's value loss."""
+    batch_size = len(b_obs)
+    minibatch_size = batch_size // args.num_minibatches
+    b_inds = np.arange(batch_size)
+    v_loss_value = float("nan")
+    for _ in range(args.update_epochs):
+        np.random.shuffle(b_inds)
+        for s in range(0, batch_size, minibatch_size):
+            mb = b_inds[s:s + minibatch_size]
+            m = b_valid[mb]
+            if m.sum() == 0:
+                continue
+            _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb], b_actions[mb])
+            ratio = (newlogprob - b_logprobs[mb]).exp()
+            adv = b_adv[mb]
+            sel = m.bool()
+            adv = (adv - adv[sel].mean()) / (adv[sel].std() + 1e-8) if sel.sum() > 1 else adv
+            pg_loss = torch.max(-adv * ratio, -adv * torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef))
+            newvalue = newvalue.view(-1)
+            v_clipped = b_val[mb] + torch.clamp(newvalue - b_val[mb], -args.clip_coef, args.clip_coef)
+            v_loss = 0.5 * torch.max((newvalue - b_ret[mb]) ** 2, (v_clipped - b_ret[mb]) ** 2)
+            loss = (masked_mean(pg_loss, m) - args.ent_coef * masked_mean(entropy, m)
+                    + args.vf_coef * masked_mean(v_loss, m))
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
+            optimizer.step()
+            v_loss_value = masked_mean(v_loss, m).item()
+    return v_loss_value
+
+
 def main(argv=None) -> list[float]:
     """Train; returns the episodic returns seen (also printed, CleanRL style)."""
     args = parse_args(argv)
     batch_size = args.num_envs * args.num_steps
-    minibatch_size = batch_size // args.num_minibatches
     num_iterations = max(1, args.total_timesteps // batch_size)
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -163,40 +199,14 @@ def main(argv=None) -> list[float]:
                 advantages[t] = lastgaelam
             returns_t = advantages + values
 
-        b_obs, b_logprobs, b_actions = obs.reshape(batch_size, -1), logprobs.reshape(-1), actions.reshape(-1)
-        b_adv, b_ret, b_val, b_valid = (advantages.reshape(-1), returns_t.reshape(-1), values.reshape(-1),
-                                        valid.reshape(-1))
-        b_inds = np.arange(batch_size)
-        for _ in range(args.update_epochs):
-            np.random.shuffle(b_inds)
-            for s in range(0, batch_size, minibatch_size):
-                mb = b_inds[s:s + minibatch_size]
-                m = b_valid[mb]
-                if m.sum() == 0:
-                    continue
-                _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb], b_actions[mb])
-                ratio = (newlogprob - b_logprobs[mb]).exp()
-                adv = b_adv[mb]
-                sel = m.bool()
-                adv = (adv - adv[sel].mean()) / (adv[sel].std() + 1e-8) if sel.sum() > 1 else adv
-                pg_loss = torch.max(-adv * ratio, -adv * torch.clamp(ratio, 1 - args.clip_coef, 1 + args.clip_coef))
-                newvalue = newvalue.view(-1)
-                v_clipped = b_val[mb] + torch.clamp(newvalue - b_val[mb], -args.clip_coef, args.clip_coef)
-                v_loss = 0.5 * torch.max((newvalue - b_ret[mb]) ** 2, (v_clipped - b_ret[mb]) ** 2)
-
-                def masked_mean(x):
-                    return (x * m).sum() / m.sum()
-
-                loss = masked_mean(pg_loss) - args.ent_coef * masked_mean(entropy) + args.vf_coef * masked_mean(v_loss)
-                optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
-                optimizer.step()
+        v_loss = update(agent, optimizer, args, obs.reshape(batch_size, -1), logprobs.reshape(-1),
+                        actions.reshape(-1), advantages.reshape(-1), returns_t.reshape(-1), values.reshape(-1),
+                        valid.reshape(-1))
         sps = int(global_step / max(time.time() - start, 1e-9))
         print(f"iteration={iteration}/{num_iterations}, SPS={sps}", flush=True)
         if writer is not None:
             writer.add_scalar("charts/SPS", sps, global_step)
-            writer.add_scalar("losses/value_loss", masked_mean(v_loss).item(), global_step)
+            writer.add_scalar("losses/value_loss", v_loss, global_step)
     envs.close()
     if writer is not None:
         writer.close()

@@ -34,8 +34,9 @@ import os
 import re
 import struct
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -131,8 +132,8 @@ def write_policy_run(result, log_dir: str | os.PathLike, policy_spec: str | None
         for tag, value in metrics.items():
             writer.add_scalar(tag, value, 0)
         _, session_start, session_end = hparams(hparams_of(result, policy_spec, seed), metrics)
-        writer.file_writer.add_summary(session_start)
-        writer.file_writer.add_summary(session_end)
+        _events(writer).add_summary(session_start)
+        _events(writer).add_summary(session_end)
         writer.add_text("evaluation", _markdown(result, policy_spec), 0)
     finally:
         writer.close()
@@ -158,10 +159,18 @@ def write_comparison(comparison, log_dir: str | os.PathLike, policy_specs: Itera
             with tempfile.TemporaryDirectory() as tmp:
                 png = Path(tmp) / "cdf.png"
                 plot_cdf(comparison, png)
-                writer.file_writer.add_summary(png_summary("comparison/cdf", png.read_bytes()), 0)
+                _events(writer).add_summary(png_summary("comparison/cdf", png.read_bytes()), 0)
     finally:
         writer.close()
     return runs + [run]
+
+
+def _events(writer):
+    """The writer's event file (torch types it optional: None only after close())."""
+    events = writer.file_writer
+    if events is None:
+        raise RuntimeError("TensorBoard writer already closed")
+    return events
 
 
 def png_summary(tag: str, png: bytes):
