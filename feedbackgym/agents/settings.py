@@ -311,7 +311,9 @@ def split_hyperparams(hp: Mapping, algo: str) -> tuple[TrainSettings, dict]:
     cls = algo_class(algo)
     settings = TrainSettings(**{k: copy.deepcopy(v) for k, v in hp.items() if k in TRAIN_KEYS})
     algo_kwargs = {k: copy.deepcopy(v) for k, v in hp.items() if k not in TRAIN_KEYS}
-    allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "policy", "env"}
+    if "seed" in algo_kwargs:
+        raise ValueError("seed: not a hyperparameter here; pass --seed (train(seed=...)), which also seeds the envs")
+    allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "policy", "env", "seed"}
     unknown = sorted(set(algo_kwargs) - allowed)
     if unknown:
         raise ValueError(f"hyperparameters: unknown key(s) {unknown} for {algo}; {algo} accepts {sorted(allowed)} "
