@@ -20,8 +20,10 @@ stops cascade within the second. Populations (all parameters in :class:`~.sim.Ma
 * **fundamental traders** -- slow arrivals; trade towards the fundamental value when the mispricing
   exceeds a personal threshold, within a finite capacity (a cap on their net position: round trips
   in calm markets cost none of it, a persistent one-sided imbalance exhausts it).
-* **deep-value buyers** -- arrive only when the price is far below fundamental; buy aggressively
-  (and bid into reopening auctions): they drive the recovery.
+* **deep-value traders** -- arrive only when the price is far below fundamental and buy (or far
+  above it and sell), up to a net-position capacity; they bid into reopening auctions and drive
+  the recovery (the brief's deep-value buyers; the selling side keeps an overshoot from running
+  away).
 * **momentum traders** -- market orders in the direction of the mid's move over their lookback when
   it exceeds a threshold, within a position limit; unwind passively otherwise (the feedback loop).
 * **stop-loss orders** -- hidden triggers around the price, replenished slowly; a print through a
@@ -67,7 +69,7 @@ A_CONTINUE, A_PAUSE, A_HALT, A_WIDEN, A_TIGHTEN = 0, 1, 2, 3, 4
 E_NOISE, E_CANCEL, E_MAKER, E_FUND, E_DEEP, E_MOM, E_SELLER = range(7)
 EV_BASE = 65536
 ACT_TAU_S = (30.0, 300.0, 1800.0, 7200.0)
-ACT_SD_SHARE = (0.5477225575051661, 0.4472135954999579, 0.5, 0.5)  # variance shares 0.3/0.2/0.25/0.25
+ACT_SD_SHARE = (0.5, 0.5477225575051661, 0.4743416490252569, 0.4743416490252569)  # variance shares 0.25/0.3/0.225/0.225
 WITHDRAW_MAX = 4.0  # liquidity backs away at most this many times further
 ACT_MAX = 10.0  # the activity multiplier is capped (no calm-day stampedes)
 WARMUP_S = 300
@@ -134,7 +136,7 @@ def settle(prm, ist, fst, fills, mk, fu, dv, mo):
             fu[TR_A, idx] += side * q  # net position
             ist[I_FUND_VOL] += q
         elif typ == T_DEEP:
-            dv[TR_A, idx] -= q
+            dv[TR_A, idx] += side * q  # net position
             ist[I_FUND_VOL] += q
         elif typ == T_MOM:
             mo[TR_A, idx] += side * q
@@ -316,7 +318,7 @@ def ev_fund(prm, ist, fst, od, lv, free, fills, fu, rs, i):
         return
     size = min(2 * draw_size(prm, rs), int(room))
     rb, ra = ref_quotes(ist)
-    aggressive = R.uniform(rs) < min(1.0, 0.2 + 0.4 * (abs(mis) - th) / max(th, 1.0))
+    aggressive = R.uniform(rs) < min(1.0, 0.2 + 0.8 * (abs(mis) - th) / max(th, 1.0))
     if aggressive:
         price = ra if side > 0 else rb
     else:
@@ -326,16 +328,26 @@ def ev_fund(prm, ist, fst, od, lv, free, fills, fu, rs, i):
 
 @njit(cache=True)
 def ev_deep(prm, ist, fst, od, lv, free, fills, dv, rs, i):
-    left = dv[TR_A, i]
-    if left <= 0:
-        return
+    """Deep-value trader: buys far below the fundamental (sells far above), within its capacity."""
     mid = mid_ticks(ist)
-    if mid > fst[F_FUND] * (1.0 - dv[TR_B, i]):
+    f = fst[F_FUND]
+    thr = dv[TR_B, i]
+    if mid < f * (1.0 - thr):
+        side = 1
+    elif mid > f * (1.0 + thr):
+        side = -1
+    else:
         return
-    size = min(5 + 3 * draw_size(prm, rs), int(left))
+    room = prm[P_DEEP_CAP] - side * dv[TR_A, i]
+    if room < 1:
+        return
+    size = min(5 + 3 * draw_size(prm, rs), int(room))
     rb, ra = ref_quotes(ist)
-    price = min(ra + 1, int(fst[F_FUND] * (1.0 - dv[TR_B, i])))  # never above its value threshold
-    submit(od, lv, free, ist, fills, 1, price, size, T_DEEP * OWNER_BASE + i, LIMIT)
+    if side > 0:
+        price = min(ra + 1, int(f * (1.0 - thr)))  # never beyond its value threshold
+    else:
+        price = max(rb - 1, int(math.ceil(f * (1.0 + thr))))
+    submit(od, lv, free, ist, fills, side, price, size, T_DEEP * OWNER_BASE + i, LIMIT)
 
 
 @njit(cache=True)
@@ -494,7 +506,7 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
                 n += 1
     nd = int(prm[P_N_DEEP])
     mid = mid_ticks(ist)
-    if nd > 0 and mid < fst[F_FUND] * (1.0 - prm[P_DEEP_DISC] / 100.0):
+    if nd > 0 and abs(mid / fst[F_FUND] - 1.0) > prm[P_DEEP_DISC] / 100.0:
         for _ in range(R.poisson(rs, nd * prm[P_DEEP_RATE])):
             if n < MAXEV:
                 ev[n] = E_DEEP * EV_BASE + R.randint(rs, nd)
@@ -634,7 +646,7 @@ def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, 
         fu[TR_A, i] = 0.0
         fu[TR_B, i] = prm[P_FUND_THR] * (0.5 + R.uniform(rs))
     for i in range(dv.shape[1]):
-        dv[TR_A, i] = prm[P_DEEP_CAP]
+        dv[TR_A, i] = 0.0
         dv[TR_B, i] = prm[P_DEEP_DISC] / 100.0 * (1.0 + R.uniform(rs))
     for i in range(mo.shape[1]):
         mo[TR_A, i] = 0.0
@@ -668,5 +680,5 @@ def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, 
     for i in range(fu.shape[1]):
         fu[TR_A, i] = 0.0
     for i in range(dv.shape[1]):
-        dv[TR_A, i] = prm[P_DEEP_CAP]
+        dv[TR_A, i] = 0.0
     ist[I_OPEN] = ist[I_LAST]

@@ -31,6 +31,7 @@ _THIN_MARKET: dict[str, Any] = {
     "maker_value_lean_ticks": 4.0,    # intermediaries quote around the market, not a value model
     "maker_pull_move_ticks": 30.0,    # and pull after a 15-bps move within 10 s
     "fundamental_capacity": 5,        # fundamental buyers: small net positions each
+    "momentum_rate_per_s": 0.05,      # more trend followers than on the calm day
     "stop_orders": 1000,
     "stop_distance_pct": 2.0,
 }

@@ -140,16 +140,17 @@ class MarketParams:
     fundamental_jump_bps: float = param(8.0, "standard deviation of those jumps, bps", number(0.0, 1e4))
     intraday_u: float = param(2.0, "U-shaped intraday activity: extra activity at the open and the close "
                               "(decaying over 30 minutes)", number(0.0, 100.0))
-    n_deep_value: int = param(40, "deep-value buyers (arrive far below fundamental; drive recovery)", _pos_int)
-    deep_value_discount_pct: float = param(3.0, "deep-value buyers act when the price is this far below "
+    n_deep_value: int = param(40, "deep-value traders (buy far below fundamental and drive recoveries; sell "
+                              "far above it)", _pos_int)
+    deep_value_discount_pct: float = param(3.0, "deep-value traders act when the price is this far from "
                                            "fundamental, percent (individual thresholds spread above it)",
                                            number(0.0, 100.0))
     deep_value_rate_per_s: float = param(0.1, "arrival rate of each deep-value buyer once triggered, per s",
                                          number(0.0, 100.0))
-    deep_value_capacity: int = param(300, "contracts each deep-value buyer may buy", _pos_int)
+    deep_value_capacity: int = param(300, "net position limit of each deep-value trader, contracts", _pos_int)
     # ---- momentum traders and stops
     n_momentum: int = param(50, "momentum traders (the feedback loop)", _pos_int)
-    momentum_rate_per_s: float = param(0.05, "arrival rate of each momentum trader, per second", number(0.0, 100.0))
+    momentum_rate_per_s: float = param(0.03, "arrival rate of each momentum trader, per second", number(0.0, 100.0))
     momentum_lookback_s: int = param(60, "momentum signal: mid change over this many seconds",
                                      number(1, 3600, integer=True))
     momentum_threshold_bps: float = param(20.0, "momentum traders trade when |move| exceeds this, bps",
