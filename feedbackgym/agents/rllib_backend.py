@@ -39,9 +39,10 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -53,13 +54,13 @@ from ..files import atomic_write
 
 ALGOS = ("ppo", "dqn")
 #: RLModule model_config per algorithm: SB3's default networks, so the export is exact
-MODEL_CONFIG = {
+MODEL_CONFIG: dict[str, dict[str, Any]] = {
     "ppo": {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh", "head_fcnet_hiddens": [],
             "vf_share_layers": False},
     "dqn": {"fcnet_hiddens": [64, 64], "fcnet_activation": "relu", "head_fcnet_hiddens": []},
 }
 #: ``AlgorithmConfig.training()`` defaults per algorithm (``hyperparams`` overrides them)
-TRAINING = {
+TRAINING: dict[str, dict[str, Any]] = {
     "ppo": {"lr": 3e-4, "gamma": 0.99, "lambda_": 0.95, "clip_param": 0.2, "entropy_coeff": 0.0,
             "vf_loss_coeff": 0.5, "train_batch_size_per_learner": 2048, "minibatch_size": 64, "num_epochs": 10},
     "dqn": {"lr": 1e-4, "gamma": 0.99, "train_batch_size_per_learner": 32, "target_network_update_freq": 1000,
@@ -244,6 +245,8 @@ def export_sb3(algo: str, state: Mapping[str, Any], env_id: str, env_kwargs: Map
     import torch
 
     env = gym.make(env_id, **dict(env_kwargs))
+    model: Any
+    act: Callable[[np.ndarray], np.ndarray]
     try:
         if not isinstance(env.action_space, gym.spaces.Discrete):
             raise ValueError(f"export: only Discrete action spaces are exported to SB3, {env_id} acts in "
@@ -346,6 +349,53 @@ def _scalars(result: Mapping, steps_before: int, seconds: float) -> dict[str, fl
     return out
 
 
+def _check_args(algo: str, env_id: str, timesteps, seed, num_env_runners, envs_per_runner) -> str:
+    algo = str(algo).lower()
+    if algo not in ALGOS:
+        raise ValueError(f"algo: expected one of {list(ALGOS)}, got {algo!r}")
+    family.spec(env_id)  # unknown ids fail here, with the declared ones listed
+    for name, v, lo in (("timesteps", timesteps, 1), ("num_env_runners", num_env_runners, 0),
+                        ("envs_per_runner", envs_per_runner, 1), ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise ValueError(f"{name}: expected an integer >= {lo}, got {v!r}")
+    return algo
+
+
+def _resume_state(run_dir: Path, env_id: str, algo: str, env_config: dict, env_kwargs, training, say):
+    """(env_config, seed, training, start_step, checkpoint folder or None) of a run to continue."""
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise ValueError(f"resume: {run_dir} has no config.json (not a feedbackgym run folder)")
+    saved = json.loads(config_path.read_text())
+    for key, given in (("env_id", env_id), ("algo", algo), ("backend", "rllib")):
+        if saved.get(key) != given:
+            raise ValueError(f"resume: {run_dir} is a {key} {saved.get(key)!r} run, not {given!r}")
+    if env_kwargs and env_config != saved.get("env_kwargs"):
+        raise ValueError("resume: env_kwargs differ from the run's config.json; start a new run instead")
+    training = {**saved.get("training", {}), **dict(training or {})}
+    ckpts = _checkpoints(run_dir)
+    if not ckpts:
+        say(f"feedbackgym train: {run_dir} has no complete checkpoint; starting it again from step 0")
+        return saved.get("env_kwargs", {}), int(saved["seed"]), training, 0, None
+    return saved.get("env_kwargs", {}), int(saved["seed"]), training, ckpts[-1][0], ckpts[-1][1]
+
+
+def _start_ray(address: str | None, num_cpus: int | None) -> bool:
+    """Join ``address`` or start a local Ray instance, unless this process already has one."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    init_kw: dict[str, Any] = {"runtime_env": ray_runtime_env(), "include_dashboard": False,
+                               "log_to_driver": False, "logging_level": "ERROR"}
+    if address:
+        init_kw["address"] = address
+    elif num_cpus is not None:
+        init_kw["num_cpus"] = num_cpus
+    ray.init(**init_kw)
+    return True
+
+
 def train(env_id: str, algo: str, timesteps: int = 20_000, seed: int = 0, env_kwargs: Mapping | None = None,
           run_dir: str | os.PathLike | None = None, resume: bool = False, num_env_runners: int = 1,
           envs_per_runner: int = 1, address: str | None = None, training: Mapping | None = None,
@@ -358,14 +408,7 @@ def train(env_id: str, algo: str, timesteps: int = 20_000, seed: int = 0, env_kw
     """
     import ray
 
-    algo = str(algo).lower()
-    if algo not in ALGOS:
-        raise ValueError(f"algo: expected one of {list(ALGOS)}, got {algo!r}")
-    family.spec(env_id)  # unknown ids fail here, with the declared ones listed
-    for name, v, lo in (("timesteps", timesteps, 1), ("num_env_runners", num_env_runners, 0),
-                        ("envs_per_runner", envs_per_runner, 1), ("seed", seed, 0)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise ValueError(f"{name}: expected an integer >= {lo}, got {v!r}")
+    algo = _check_args(algo, env_id, timesteps, seed, num_env_runners, envs_per_runner)
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     env_config = env_config_of(env_kwargs)
     if algo == "dqn" and not isinstance(gym.make(env_id, **env_config).action_space, gym.spaces.Discrete):
@@ -373,7 +416,6 @@ def train(env_id: str, algo: str, timesteps: int = 20_000, seed: int = 0, env_kw
     call = {"env_id": env_id, "algo": algo, "timesteps": timesteps, "seed": seed, "env_kwargs": env_config,
             "num_env_runners": num_env_runners, "envs_per_runner": envs_per_runner, "address": address,
             "resume": resume}
-
     if run_dir is None:
         if resume:
             raise ValueError("resume: give the run folder to continue (--run-dir)")
@@ -382,42 +424,17 @@ def train(env_id: str, algo: str, timesteps: int = 20_000, seed: int = 0, env_kw
     run_dir = Path(run_dir)
     start_step, ckpt = 0, None
     if resume:
-        config_path = run_dir / "config.json"
-        if not config_path.is_file():
-            raise ValueError(f"resume: {run_dir} has no config.json (not a feedbackgym run folder)")
-        saved = json.loads(config_path.read_text())
-        for key, given in (("env_id", env_id), ("algo", algo), ("backend", "rllib")):
-            if saved.get(key) != given:
-                raise ValueError(f"resume: {run_dir} is a {key} {saved.get(key)!r} run, not {given!r}")
-        if env_kwargs and env_config != saved.get("env_kwargs"):
-            raise ValueError("resume: env_kwargs differ from the run's config.json; start a new run instead")
-        env_config, seed = saved.get("env_kwargs", {}), int(saved["seed"])
-        training = {**saved.get("training", {}), **dict(training or {})}
-        ckpts = _checkpoints(run_dir)
-        if ckpts:
-            start_step, ckpt = ckpts[-1]
-        else:
-            say(f"feedbackgym train: {run_dir} has no complete checkpoint; starting it again from step 0")
+        env_config, seed, training, start_step, ckpt = _resume_state(run_dir, env_id, algo, env_config, env_kwargs,
+                                                                     training, say)
     elif (run_dir / "config.json").exists():
         raise ValueError(f"run folder {run_dir} already holds a run; use --resume to continue it or choose "
                          "another --run-dir")
-    freq = checkpoint_freq or max(1, timesteps // 5)
 
-    started_ray = False
-    if not ray.is_initialized():
-        init_kw: dict[str, Any] = {"runtime_env": ray_runtime_env(), "include_dashboard": False,
-                                   "log_to_driver": False, "logging_level": "ERROR"}
-        if address:
-            init_kw["address"] = address
-        elif num_cpus is not None:
-            init_kw["num_cpus"] = num_cpus
-        ray.init(**init_kw)
-        started_ray = True
+    started_ray = _start_ray(address, num_cpus)
     try:
         register_rllib_envs()
-        spec = family.spec(env_id)
         config = build_config(env_id, algo, seed, env_config, num_env_runners, envs_per_runner, training,
-                              callbacks=_kpi_callbacks(tuple(spec.id_keys)))
+                              callbacks=_kpi_callbacks(tuple(family.spec(env_id).id_keys)))
         algorithm = config.build_algo()
         run_dir.mkdir(parents=True, exist_ok=True)
         if ckpt is not None:
@@ -430,29 +447,8 @@ def train(env_id: str, algo: str, timesteps: int = 20_000, seed: int = 0, env_kw
         old = log.read_text() if log.is_file() else ""
         note = f"# resumed at step {start_step} ({datetime.now().isoformat(timespec='seconds')}):\n" if resume else ""
         atomic_write(log, old + note + _command(call))
-
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(run_dir / "tb"), purge_step=start_step + 1 if resume else None)
-        steps, last_ckpt = start_step, start_step
-        try:
-            while steps < timesteps:
-                t0 = time.perf_counter()
-                result = algorithm.train()
-                seconds = time.perf_counter() - t0
-                before = steps
-                steps = int(result.get("num_env_steps_sampled_lifetime", steps)) + (start_step if ckpt is None
-                                                                                     and resume else 0)
-                for tag, value in _scalars(result, before, seconds).items():
-                    writer.add_scalar(tag, value, steps)
-                ret = result.get("env_runners", {}).get("episode_return_mean")
-                say(f"rllib {algo} {env_id}: {steps}/{timesteps} env steps"
-                    + (f", ep_rew_mean {ret:.3f}" if _finite(ret) else ""))
-                if steps - last_ckpt >= freq or steps >= timesteps:
-                    _save_checkpoint(algorithm, algo, run_dir, steps, env_id, env_config, seed, export)
-                    last_ckpt = steps
-        finally:
-            writer.close()
+        steps = _loop(algorithm, algo, env_id, env_config, seed, run_dir, timesteps, start_step,
+                      resume and ckpt is None, checkpoint_freq or max(1, timesteps // 5), export, say)
         if export:
             latest = _checkpoints(run_dir)[-1][1]
             if (latest / "model.zip").is_file():
@@ -470,6 +466,35 @@ def train(env_id: str, algo: str, timesteps: int = 20_000, seed: int = 0, env_kw
         if started_ray:
             ray.shutdown()
     return run_dir
+
+
+def _loop(algorithm, algo, env_id, env_config, seed, run_dir: Path, timesteps: int, start_step: int,
+          restarted: bool, freq: int, export: bool, say) -> int:
+    """``algorithm.train()`` until ``timesteps`` env steps, logging to ``tb/`` and checkpointing
+    every ``freq`` steps and at the end; returns the env steps reached."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    # TensorBoard drops what a killed process logged after the checkpoint it resumes from
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=start_step + 1 if start_step or restarted else None)
+    steps, last_ckpt = start_step, start_step
+    try:
+        while steps < timesteps:
+            t0 = time.perf_counter()
+            result = algorithm.train()
+            seconds = time.perf_counter() - t0
+            before = steps
+            steps = int(result.get("num_env_steps_sampled_lifetime", steps))
+            for tag, value in _scalars(result, before, seconds).items():
+                writer.add_scalar(tag, value, steps)
+            ret = result.get("env_runners", {}).get("episode_return_mean")
+            say(f"rllib {algo} {env_id}: {steps}/{timesteps} env steps"
+                + (f", ep_rew_mean {ret:.3f}" if _finite(ret) else ""))
+            if steps - last_ckpt >= freq or steps >= timesteps:
+                _save_checkpoint(algorithm, algo, run_dir, steps, env_id, env_config, seed, export)
+                last_ckpt = steps
+    finally:
+        writer.close()
+    return steps
 
 
 def _write_config(run_dir: Path, env_id, algo, seed, env_config, config, runners, per_runner, address,
