@@ -42,6 +42,16 @@ does not cross), visible to traders.
 
 Randomness: ``reset(rng)`` draws the kernel's stream seed from ``rng`` (a numpy Generator); nothing
 else is random, so one seed gives one market, bit for bit.
+
+Batches: :class:`MarketBatch` holds N markets in one set of arrays and advances them with one
+compiled call per second (``step(actions)``), each market giving exactly the path it gives alone
+(:class:`MarketSim` is a batch of one) -- the building block of a vectorised twin.
+
+Refinements of the agreed seam: ``snapshot`` also carries ``depth_bid_near``/``depth_ask_near``,
+``vwap``, ``n_halts``, ``halted_s_total``, ``band_pct_now``, ``seller_active``,
+``maker_net_inventory``, ``fundamental_volume``, ``total_book_events``, ``auction_volume``,
+``activity`` and ``event_mid_ac1``; ``OMNISCIENT_FIELDS`` names what a breaker must not read;
+``run(n_s)`` returns per-second series for experiments.
 """
 
 from __future__ import annotations
@@ -213,7 +223,7 @@ STATE_FIELDS = (
 )
 # What an exchange sees (breakers must not read the others): STATE_FIELDS minus these.
 OMNISCIENT_FIELDS = ("fundamental", "seller_active", "seller_remaining", "seller_executed_qty",
-                     "seller_executed_value", "fundamental_volume")
+                     "seller_executed_value", "fundamental_volume", "activity")
 
 
 def pack_params(params: MarketParams) -> np.ndarray:
