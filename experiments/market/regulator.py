@@ -70,6 +70,10 @@ def train(algo: str, timesteps: int | None, seed: int) -> None:
     shutil.copyfile(src, MODELS / f"regulator_{algo}.zip")
     if (path / "evaluations.csv").is_file():
         shutil.copyfile(path / "evaluations.csv", RESULTS / f"learning_curve_{algo}.csv")
+    from feedbackgym.files import atomic_write
+    atomic_write(RESULTS / f"training_{algo}.json", json.dumps(
+        {"run": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path), "model": src.name,
+         "sim_version": sim_version()}, indent=2) + "\n")
     print(f"copied {src} -> {MODELS / f'regulator_{algo}.zip'}")
 
 
@@ -103,6 +107,16 @@ def _play(job):
     return policy_name, setting, records, path
 
 
+def sim_version() -> str:
+    """The last commit of the market package (and whether the tree differs from it)."""
+    import subprocess
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = git("log", "-1", "--format=%h", "--", "feedbackgym/envs/market")
+    dirty = git("status", "--porcelain", "--", "feedbackgym/envs/market")
+    return commit + (" + uncommitted changes" if dirty else "")
+
+
 def evaluate(seeds: int, workers: int, only: list[str] | None) -> None:
     from feedbackgym.files import atomic_write
 
@@ -128,6 +142,7 @@ def evaluate(seeds: int, workers: int, only: list[str] | None) -> None:
         data["policy"] = name
         data["env_kwargs"] = policies[name][0]
         data["seeds"] = seed_list
+        data["sim_version"] = sim_version()
         atomic_write(raw / f"{name}.json", json.dumps(data, allow_nan=True) + "\n")
 
 
@@ -152,7 +167,8 @@ def report() -> None:
     raw = {p.stem: json.loads(p.read_text()) for p in sorted((RESULTS / "raw").glob("*.json"))}
     order = [p for p in (*RULES, "ppo", "dqn") if p in raw]
     settings = list(TEST_SETTINGS)
-    summary = {"seeds": raw[order[0]]["seeds"], "settings": TEST_SETTINGS, "policies": {}}
+    summary = {"seeds": raw[order[0]]["seeds"], "settings": TEST_SETTINGS, "policies": {},
+               "sim_version": {p: raw[p].get("sim_version") for p in order}}
     for p in order:
         recs = raw[p]["records"]
         summary["policies"][p] = {
@@ -194,7 +210,9 @@ def report() -> None:
         for p in order:
             o = summary["policies"][p]["by_setting"][k]
             lines.append(f"| {p} | " + " | ".join(f"{o[c]:.4g}" for c in COLUMNS) + " |")
-    lines += ["", f"Best static rule by composite loss: **{best_rule}**.", ""]
+    versions = sorted(set(summary["sim_version"].values()), key=str)
+    lines += ["", f"Best static rule by composite loss: **{best_rule}**. Simulator: market package at "
+              f"{', '.join(map(str, versions))}.", ""]
     for agent, v in verdicts.items():
         lines.append(f"- {agent}: {100 * v['loss_reduction_vs_best_rule']:.1f} % lower composite loss than {best_rule} "
                      f"(target >= 25 %), halted {v['halted_s_agent']:.0f} s vs {v['halted_s_best_rule']:.0f} s per "
