@@ -272,6 +272,12 @@ class MarketBatch:
         self.tick = np.array([p.tick_size for p in params_list])
         self._ready = np.zeros(n, bool)
 
+    def _uniform_tables(self) -> bool:
+        """Every market uses its full trader tables (one compiled call steps them all)."""
+        return all(p.n_fundamental == self.fu.shape[2] and p.n_deep_value == self.dv.shape[2]
+                   and p.n_momentum == self.mo.shape[2] and p.stop_orders == self.st.shape[2]
+                   for p in self.params_list)
+
     def _arrays(self, e=None):
         names = ("prm", "ist", "fst", "od", "lv", "free", "fills", "hist", "mk", "mko", "fu", "dv",
                  "mo", "st", "rs", "ev")
@@ -312,9 +318,7 @@ class MarketBatch:
             raise ValueError(f"regulator action: expected an integer in [0, 4], got {a.tolist()}")
         if not self._ready.all():
             raise RuntimeError("MarketBatch.step called before reset")
-        if all(p.n_fundamental == self.fu.shape[2] and p.n_deep_value == self.dv.shape[2]
-               and p.n_momentum == self.mo.shape[2] and p.stop_orders == self.st.shape[2]
-               for p in self.params_list):
+        if self._uniform_tables():
             step_batch(*self._arrays(), a)
         else:  # tables of different sizes: one call per market on its own slice
             from .populations import step_market
@@ -325,6 +329,13 @@ class MarketBatch:
                 arrs[12] = self.mo[e][:, :p.n_momentum]
                 arrs[13] = self.st[e][:, :p.stop_orders]
                 step_market(*arrs, int(a[e]))
+
+
+def _step_batch(*args):
+    from .populations import step_batch
+    global _step_batch
+    _step_batch = step_batch  # bind the compiled kernel on first use (keeps numba out of import)
+    step_batch(*args)
 
 
 def _seed(rng: np.random.Generator) -> np.ndarray:
@@ -375,20 +386,28 @@ class MarketSim:
         self._lv = self._b.lv[0]
         self._tick = params.tick_size
         self._a = np.zeros(1, np.int64)
+        self._fast = None  # the arguments of the compiled step, once reset
 
     def reset(self, rng: np.random.Generator) -> None:
         """Start a new episode; all randomness of the episode derives from ``rng``."""
         self._b.reset_one(0, rng)
+        self._fast = self._b._arrays() + (self._a,) if self._b._uniform_tables() else None
 
     def step(self, regulator_action: int = CONTINUE) -> None:
         """Apply ``regulator_action`` (see module docstring), then simulate one second."""
         a = int(regulator_action)
         if a != regulator_action or not 0 <= a <= 4:
             raise ValueError(f"regulator action: expected an integer in [0, 4], got {regulator_action!r}")
-        if self.done:
+        if self._fast is None:
+            if not self._b._ready.all():
+                raise RuntimeError("MarketSim.step called before reset")
+            self._a[0] = a
+            self._b.step(self._a)
+            return
+        if self._ist[L.I_T] >= self.params.length_s:
             raise RuntimeError("MarketSim.step called after the episode ended (t_s >= length_s); call reset")
         self._a[0] = a
-        self._b.step(self._a)
+        _step_batch(*self._fast)
 
     def run(self, n_s: int | None = None, action: int = CONTINUE) -> dict:
         """Step ``n_s`` seconds (default: to the end) under a constant action; per-second series."""
