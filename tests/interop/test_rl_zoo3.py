@@ -64,3 +64,25 @@ def test_rl_zoo3_trains_with_the_packaged_ppo_file(tmp_path):
     # env kwargs (pensieve mode, train_fit traces) as rl-zoo3 recorded them
     config = (saved.parent / ENV_ID.replace("/", "-") / "config.yml").read_text()
     assert "pensieve" in config and "train_fit" in config and "EntropyScheduleCallback" in config
+
+
+@pytest.mark.slow
+def test_rl_zoo3_trains_with_the_packaged_dqn_file(tmp_path):
+    from stable_baselines3 import DQN
+
+    from feedbackgym.agents.settings import check_hyperparams, hyperparams_path, resolve_hyperparams
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "rl_zoo3.train", "--algo", "dqn", "--env", ENV_ID, "--gym-packages", "feedbackgym",
+           "--conf-file", str(hyperparams_path("dqn")), "-n", "2000", "--eval-freq", "-1", "--save-freq", "-1",
+           "--seed", "0", "--num-threads", "1", "--device", "cpu", "-f", str(tmp_path / "logs")]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (saved,) = (tmp_path / "logs" / "dqn").glob("feedbackgym-AbrStreaming-v0_*/feedbackgym-AbrStreaming-v0.zip")
+    zoo = DQN.load(saved, device="cpu")
+    hp, source = resolve_hyperparams(ENV_ID, "dqn")
+    _, kwargs = check_hyperparams(hp, "dqn", source)
+    for key in ("buffer_size", "batch_size", "gamma", "target_update_interval", "exploration_initial_eps",
+                "exploration_final_eps", "max_grad_norm", "learning_starts"):
+        assert getattr(zoo, key) == kwargs[key], key
+    assert zoo.policy_kwargs["net_arch"] == [256, 256]
