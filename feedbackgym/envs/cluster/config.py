@@ -75,8 +75,11 @@ class RightsizingConfig:
     slo_throttle_fraction: float = param(0.01, "serving jobs: a window with more than this fraction of CPU "
                                          "demand throttled counts 5 SLO-violation minutes", number(0.0, 1.0))
     # --- actions ------------------------------------------------------------------------------
-    change_deadband: float = param(0.02, "a 'set' action whose target is within this relative distance of "
-                                   "the current limit keeps the limit (no change)", number(0.0, 1.0))
+    change_deadband: float = param(0.02, "a 'set' action whose target is above the current limit by at most "
+                                   "this fraction keeps the limit (no change)", number(0.0, 1.0))
+    lower_deadband: float = param(0.2, "a 'set' action whose target is below the current limit by less than "
+                                  "this fraction keeps the limit: limits follow rises at once and falls only when "
+                                  "large (fewer changes)", number(0.0, 1.0))
     min_memory_limit_mib: float = param(16.0, "smallest memory limit the env applies, MiB", number(0.0, 1e7))
     min_cpu_limit_cores: float = param(0.01, "smallest CPU limit the env applies, cores", number(0.0, 1e4))
     # --- machines and reward ------------------------------------------------------------------

@@ -212,10 +212,11 @@ class Engine:
         m, k = a // N_CPU, a % N_CPU
         r = np.arange(len(a))
         mem, cpu = mem_t[r, m], cpu_t[r, k]
-        db = self.setup.config.change_deadband
+        cfg = self.setup.config
+        up, down = cfg.change_deadband, cfg.lower_deadband
         old_m, old_c = self.core.mem_limit[s], self.core.cpu_limit[s]
-        mem = np.where(np.abs(mem - old_m) <= db * old_m, old_m, mem)
-        cpu = np.where(np.abs(cpu - old_c) <= db * old_c, old_c, cpu)
+        mem = np.where((mem <= old_m * (1.0 + up)) & (mem > old_m * (1.0 - down)), old_m, mem)
+        cpu = np.where((cpu <= old_c * (1.0 + up)) & (cpu > old_c * (1.0 - down)), old_c, cpu)
         return mem, cpu, mem_t
 
     def nearest_action(self, slot: int, memory_limit_mib: float, cpu_limit_cores: float) -> int:
@@ -324,11 +325,12 @@ class Engine:
         mem_t, cpu_t = self.targets_one()
         m, k = divmod(a, N_CPU)
         mem, cpu = mem_t[m], cpu_t[k]
-        db = self.setup.config.change_deadband
+        cfg = self.setup.config
+        up, down = cfg.change_deadband, cfg.lower_deadband
         old_m, old_c = mem_t[0], cpu_t[0]
-        if abs(mem - old_m) <= db * old_m:
+        if mem <= old_m * (1.0 + up) and mem > old_m * (1.0 - down):
             mem = old_m
-        if abs(cpu - old_c) <= db * old_c:
+        if cpu <= old_c * (1.0 + up) and cpu > old_c * (1.0 - down):
             cpu = old_c
         return mem, cpu, mem_t
 

@@ -58,9 +58,9 @@ BASELINES = {
     "forecast": (f"{_BASE}:Forecast", {},
                  "online quantile regression (pinball loss, q 0.995) of the next hour's memory peak on time "
                  "and history features, + 5% margin"),
-    "headroom": (f"{_BASE}:Headroom", {}, "a rule in the env's Discrete(40) menu: raise to 2x the last hour's "
-                                          "peak when 1.3x that peak exceeds the limit, lower to 1.25x the 48 h "
-                                          "p98 when above 3x it (at most every 6 h); what the agents are cloned from"),
+    "headroom": (f"{_BASE}:Headroom", {}, "a rule in the env's Discrete(40) menu: memory target max(48 h p98 x "
+                                          "1.5, last hour's peak x 1.35), 2x the peak after an OOM; CPU 1.5x the "
+                                          "last hour's demand; what the agents are cloned from"),
     "autopilot_window_discrete": (f"{_BASE}:AutopilotWindow", {"discrete": True},
                                   "autopilot_window snapped to the nearest Discrete(40) action"),
     "oracle": (f"{_BASE}:Oracle", {}, "hindsight: the next window's peak x 1.001 with at most 7 changes a day "

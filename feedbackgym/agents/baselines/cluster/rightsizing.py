@@ -461,54 +461,39 @@ class Forecast(RightsizingPolicy):
 
 
 class Headroom(RightsizingPolicy):
-    """A rule written in the env's own ``Discrete(40)`` menu (what the agents start from).
+    """A rule written in the env's own ``Discrete(40)`` menu (what the agents are cloned from).
 
-    Memory: when the last hour's peak x ``raise_at`` exceeds the limit (or after an OOM), raise
-    to that peak x 2 (menu choice 6); when the limit exceeds ``lower_at`` x the 48 h p98 and the
-    last change is ``lower_after_h`` old, lower to p98 x 1.25; otherwise hold. CPU: raise to
-    2.5x the last hour's demand when it comes within 10% of the limit, lower to 1.5x when the
-    limit is above 4x it. Defaults chosen on 8 ``train`` jobs among three settings. Always
-    answers discrete actions.
+    Memory: the larger of "48 h p98 x 1.5" (menu choice 9) and "last hour's peak x 1.35"
+    (choice 4), or "last hour's peak x 2" (choice 6) for ``hold_after_oom_h`` after an OOM.
+    CPU: "last hour's demand x 1.5" (choice 2). The env's asymmetric deadband turns these
+    targets into limits that rise at once and fall only by more than ``lower_deadband`` (20%),
+    so the rule's usual answer is a target, not "hold" — which keeps a behaviour clone honest
+    (a clone of a rule that mostly answers "hold" learns to hold for ever).
     """
 
-    def __init__(self, discrete: bool = True, raise_at: float = 1.3, raise_choice: int = 6,
-                 lower_at: float = 3.0, lower_choice: int = 8, lower_after_h: float = 6.0):
+    def __init__(self, discrete: bool = True, hold_after_oom_h: float = 6.0, long_choice: int = 9,
+                 recent_choice: int = 4, cpu_choice: int = 2):
         super().__init__(True)
-        self.raise_at, self.raise_choice = raise_at, raise_choice
-        self.lower_at, self.lower_choice = lower_at, lower_choice
-        self.lower_after = int(lower_after_h * 12)
+        self.hold_after_oom = int(hold_after_oom_h * 12)
+        self.long_choice, self.recent_choice, self.cpu_choice = long_choice, recent_choice, cpu_choice
 
     def start(self, info):
-        self.since_mem = self.since_cpu = 0
-        self.peaks: list = []
-        self.cpus: list = []
+        self.since_oom = 10**9
 
     def observe(self, info):
-        self.since_mem += 1
-        self.since_cpu += 1
-        self.peaks = (self.peaks + [float(info["memory_usage_mib"])])[-12:]
-        self.cpus = (self.cpus + [cpu_demand(info)])[-12:]
+        self.since_oom = 0 if info["oom"] else self.since_oom + 1
 
     def act(self, obs, info):
         if "reward_components" in info:
             self.observe(info)
         from feedbackgym.envs.cluster.engine import N_CPU
-        mem_t, cpu_t = self.env.menu()
-        cur_m, cur_c = float(info["memory_limit_mib"]), float(info["cpu_limit_cores"])
-        m = c = 0
-        if max(self.peaks) * self.raise_at > cur_m or info["oom"]:
-            m = self.raise_choice if not info["oom"] else 6
-        elif cur_m > self.lower_at * mem_t[self.lower_choice] / 1.25 and self.since_mem >= self.lower_after:
-            m = self.lower_choice
-        if max(self.cpus) * 1.1 > cur_c:
-            c = 3
-        elif cur_c > 4.0 * max(self.cpus) and self.since_cpu >= self.lower_after:
-            c = 2
-        if m and mem_t[m] != cur_m:
-            self.since_mem = 0
-        if c and cpu_t[c] != cur_c:
-            self.since_cpu = 0
-        return m * N_CPU + c
+        mem_t, _ = self.env.menu()
+        if self.since_oom < self.hold_after_oom:
+            m = 6 if self.since_oom == 0 else 0
+        else:
+            lc, rc = self.long_choice, self.recent_choice
+            m = lc if mem_t[lc] >= mem_t[rc] else rc
+        return m * N_CPU + self.cpu_choice
 
 
 # ------------------------------------------------------------------------------------- oracle
