@@ -128,7 +128,7 @@ def main():
     allc = [all(r[c] for c, _ in CHECKS + (REBOUND_CHECK,)) for r in rows if r["breaker"] == "stop_logic"]
     lines += [f"| every check at once | | {sum(allc)}/{len(allc)} |", "",
               "Medians:", "", "| quantity | no breaker | stop_logic (5-s pause) |", "|---|---|---|"]
-    for q in ("drawdown_pct", "time_to_trough_s", "last_leg_30s_pct", "depth_at_trough_frac", "spread_at_trough_ticks",
+    for q in ("pre_std_1m_bps", "pre_range_pct", "drawdown_pct", "time_to_trough_s", "last_leg_30s_pct", "depth_at_trough_frac", "spread_at_trough_ticks",
               "pre_spread_ticks", "maker_share", "maker_max_abs_net_inv", "rebound_5min_frac", "n_halts"):
         cells = []
         for b in ("none", "stop_logic"):

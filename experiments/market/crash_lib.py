@@ -110,7 +110,11 @@ def signature(out: dict, params) -> dict:
         end = min(len(mid) - 1, trough_i + 300)
         drop = pre_mid - trough
         rebound = (np.max(mid[trough_i:end + 1]) - trough) / drop if drop > 0 else np.nan
+    calm = mid[:s0]
+    r1m = np.diff(np.log(calm[::60])) if s0 >= 180 else np.zeros(1)
     return {
+        "pre_range_pct": float(100 * (calm.max() - calm.min()) / calm[0]),
+        "pre_std_1m_bps": float(np.std(r1m) * 1e4),
         "drawdown_pct": 100 * dd,
         "time_to_trough_s": trough_i + 1 - s0,
         "last_leg_30s_pct": 100 * last_leg,
