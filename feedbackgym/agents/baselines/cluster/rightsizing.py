@@ -398,15 +398,17 @@ class Forecast(RightsizingPolicy):
 
     Features (log scale, relative to the request at episode start): the last peak, the last
     hour's max, the last day's max, time of day and day of week (sin/cos), a bias. Fitted by SGD
-    after every window. The limit is the prediction x (1 + margin), raised at once, lowered only
-    when the prediction falls ``lower_below`` under the limit (fewer changes). CPU uses the
+    after every window. The limit moves to the prediction x (1 + margin) x (1 + ``step_headroom``)
+    when the prediction x (1 + margin) rises above it or falls ``lower_below`` under it, and
+    holds otherwise (fewer changes). CPU uses the
     moving-window rule (p95 of 12 h, + 15%). "Simple linear models are often sufficient."
     """
 
     def __init__(self, discrete: bool = False, q: float = 0.995, margin: float = 0.05, lr: float = 0.02,
-                 lower_below: float = 0.25):
+                 lower_below: float = 0.25, step_headroom: float = 0.1):
         super().__init__(discrete)
         self.q, self.margin, self.lr, self.lower_below = q, margin, lr, lower_below
+        self.step_headroom = step_headroom
 
     def start(self, info):
         self.scale = max(float(info["memory_request_mib"]), 1e-6)
@@ -453,7 +455,7 @@ class Forecast(RightsizingPolicy):
             return cur_m, cpu
         pred = math.exp(float(self.w @ self.x)) * self.scale * (1 + self.margin)
         if pred > cur_m or pred < cur_m * (1 - self.lower_below):
-            return pred, cpu
+            return pred * (1 + self.step_headroom), cpu
         return cur_m, cpu
 
 
