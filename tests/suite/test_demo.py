@@ -7,6 +7,7 @@ pytest.importorskip("stable_baselines3")
 from feedbackgym import demo  # noqa: E402
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path, capsys):
     assert demo.main(["--timesteps", "2048", "--bc-episodes", "3", "--out", str(tmp_path), "--no-progress-bar",
                       "--test-traces", "hsdpa_holdout"]) == 0

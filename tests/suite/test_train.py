@@ -92,6 +92,7 @@ def test_abr_tensorboard_tags_and_report_only_split(tmp_path):
 # --------------------------------------------------------------------------------- resume
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9(tmp_path):
     run = tmp_path / "run"
     code = textwrap.dedent(f"""
@@ -380,6 +381,7 @@ def test_twin_vec_env_rejects_next_step_mode():
         make_sb3_vec_env(ABR, 2, "threads")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
 @pytest.mark.parametrize("env_id", env_ids())
 def test_subproc_vec_env_children(env_id, start_method):
