@@ -488,44 +488,62 @@ class DecayedQuantiles:
         kq = self.kq[rows]
         below = self.below[rows] + np.where(k[:, :, None] < kq, add[:, :, None], 0.0)
         target = self.q * total[:, :, None]
-        bq = base[:, :, None]
-        # move each quantile up while the cumulative weight through its bucket is short of q,
-        # down while the weight below it already reaches q
+        bq = np.broadcast_to(base[:, :, None], kq.shape).reshape(-1)
+        kq, below, target = kq.reshape(-1), below.reshape(-1), target.reshape(-1)
+        # Move each quantile up while the cumulative weight through its bucket is short of q,
+        # down while the weight below it already reaches q. Only entries that moved in the last
+        # round can move again, so later rounds touch just those (gathers from W dominate).
+        active = np.arange(len(kq))
         for _ in range(self.STEPS):
-            wk = W[bq + kq]
-            up = (below + wk < target) & (kq < BUCKETS - 1)
-            down = (kq > 0) & (below >= target)
-            if not (up.any() or down.any()):
+            kk, bb, tt = kq[active], below[active], target[active]
+            wk = W[bq[active] + kk]
+            up = (bb + wk < tt) & (kk < BUCKETS - 1)
+            down = (kk > 0) & (bb >= tt)
+            moved = up | down
+            if not moved.any():
+                active = active[:0]
                 break
-            below = np.where(up, below + wk, below)
-            kq = kq + up - down
-            below = np.where(down, below - W[bq + kq], below)
-        else:
-            wk = W[bq + kq]
-            far = ((below + wk < target) & (kq < BUCKETS - 1)) | ((kq > 0) & (below >= target))
+            bb = np.where(up, bb + wk, bb)
+            kk = kk + up - down
+            d = np.flatnonzero(down)
+            bb[d] = bb[d] - W[bq[active[d]] + kk[d]]
+            kq[active], below[active] = kk, bb
+            active = active[moved]
+        if len(active):
+            kk, bb, tt = kq[active], below[active], target[active]
+            wk = W[bq[active] + kk]
+            far = ((bb + wk < tt) & (kk < BUCKETS - 1)) | ((kk > 0) & (bb >= tt))
             if far.any():   # a big move (new job, step change): recompute those exactly
-                a, b, c = np.nonzero(far)
-                hist = self.w[rows[a], b]
-                cum = np.cumsum(hist, axis=1)
-                kk = np.minimum((cum < target[a, b, c][:, None]).sum(axis=1), BUCKETS - 1)
-                kq[a, b, c] = kk
+                f = active[far]
+                hist = W.reshape(-1, BUCKETS)[bq[f] // BUCKETS]
+                cum = np.cumsum(hist.T, axis=0).T    # row-wise running sums, vectorised across rows
+                kk = np.minimum((cum < target[f][:, None]).sum(axis=1), BUCKETS - 1)
+                kq[f] = kk
                 ar = np.arange(len(kk))
-                below[a, b, c] = cum[ar, kk] - hist[ar, kk]
+                below[f] = cum[ar, kk] - hist[ar, kk]
+        kq, below = kq.reshape(len(rows), m, -1), below.reshape(len(rows), m, -1)
         self.kq[rows], self.below[rows] = kq, below
         old_top = self.top[rows]
-        top = np.where(weight_on[:, None] & (k > old_top), k, old_top)
-        thresh = 0.01 * scale
+        top = np.where(weight_on[:, None] & (k > old_top), k, old_top).reshape(-1)
+        thresh = (0.01 * scale).reshape(-1)
+        bt = base.reshape(-1)
+        active = np.arange(len(top))
         for _ in range(self.STEPS):
-            down = (top > 0) & (W[base + top] < thresh)
+            tp = top[active]
+            down = (tp > 0) & (W[bt[active] + tp] < thresh[active])
             if not down.any():
+                active = active[:0]
                 break
-            top = top - down
-        else:
-            down = (top > 0) & (W[base + top] < thresh)
+            active = active[down]
+            top[active] = top[active] - 1
+        if len(active):
+            tp = top[active]
+            down = (tp > 0) & (W[bt[active] + tp] < thresh[active])
             if down.any():
-                a, b = np.nonzero(down)
-                present = self.w[rows[a], b] >= thresh[a, b][:, None]
-                top[a, b] = np.where(present.any(axis=1), BUCKETS - 1 - np.argmax(present[:, ::-1], axis=1), 0)
+                f = active[down]
+                present = W.reshape(-1, BUCKETS)[bt[f] // BUCKETS] >= thresh[f][:, None]
+                top[f] = np.where(present.any(axis=1), BUCKETS - 1 - np.argmax(present[:, ::-1], axis=1), 0)
+        top = top.reshape(len(rows), m)
         self.top[rows] = top
 
     def add_one(self, r: int, k: list, on: bool):
