@@ -3,6 +3,7 @@
 Stages (each reads what the previous wrote, so they can be rerun one by one):
 
     .venv/bin/python experiments/market/regulator.py train --algo ppo     # -> runs/market_regulator_ppo
+    .venv/bin/python experiments/market/regulator.py train --algo ppo --resume --timesteps 350000
     .venv/bin/python experiments/market/regulator.py train --algo dqn     # -> runs/market_regulator_dqn
     .venv/bin/python experiments/market/regulator.py evaluate             # every policy on the test grid
     .venv/bin/python experiments/market/regulator.py report               # table + plots
@@ -56,14 +57,14 @@ def _models() -> dict[str, Path]:
 # --------------------------------------------------------------------------------------- train
 
 
-def train(algo: str, timesteps: int | None, seed: int) -> None:
+def train(algo: str, timesteps: int | None, seed: int, resume: bool = False) -> None:
     import torch
 
     from feedbackgym.agents.train import train as run_training
 
     torch.set_num_threads(1)
     run = ROOT / "runs" / f"market_regulator_{algo}"
-    path = run_training(ENV_ID, algo, timesteps=timesteps, seed=seed, run_dir=run, progress_bar=False)
+    path = run_training(ENV_ID, algo, timesteps=timesteps, seed=seed, run_dir=run, progress_bar=False, resume=resume)
     MODELS.mkdir(parents=True, exist_ok=True)
     best = path / "best_model.zip"
     src = best if best.is_file() else path / "model.zip"
@@ -269,6 +270,7 @@ def main(argv=None):
     t.add_argument("--algo", choices=("ppo", "dqn"), required=True)
     t.add_argument("--timesteps", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue runs/market_regulator_<algo> up to --timesteps")
     e = sub.add_parser("evaluate")
     e.add_argument("--seeds", type=int, default=8)
     e.add_argument("--workers", type=int, default=2)
@@ -277,7 +279,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.stage == "train":
-        train(args.algo, args.timesteps, args.seed)
+        train(args.algo, args.timesteps, args.seed, args.resume)
     elif args.stage == "evaluate":
         evaluate(args.seeds, args.workers, args.only.split(",") if args.only else None)
     else:
