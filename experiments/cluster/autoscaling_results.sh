@@ -13,4 +13,9 @@ $FEEDBACKGYM compare $ID --policies static,hpa,hpa_50,hpa_90,predictive,oracle -
 $FEEDBACKGYM compare $ID --env-kwargs '{"action_mode": "utilisation"}' \
     --policies hpa,predictive,results/cluster/models/autoscaling_ppo.zip,results/cluster/models/autoscaling_dqn.zip \
     --out-dir $OUT/utilisation_actions
+
+# the validation set that selected the agents (training VMs, first 3 days), for the validation/test gap
+$FEEDBACKGYM compare $ID --env-kwargs '{"traces": "train", "episode_days": 3, "action_mode": "utilisation"}' \
+    --policies hpa,predictive,oracle,results/cluster/models/autoscaling_ppo.zip,results/cluster/models/autoscaling_dqn.zip \
+    --out-dir $OUT/validation
 .venv/bin/python experiments/cluster/autoscaling_report.py
