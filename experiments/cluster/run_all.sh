@@ -10,6 +10,7 @@ FG=.venv/bin/feedbackgym
 
 # 1. calibration against the replay (simple model, 30 VMs, whole month from the published files)
 $PY experiments/cluster/calibration.py --sets full --models simple
+$PY experiments/cluster/calibration.py --sets full --models default
 
 # 2. Autopilot ML overrun weight, on train only
 $PY experiments/cluster/calibrate_autopilot_ml.py --episodes 6
@@ -19,7 +20,13 @@ $FG train ClusterRightsizing-v0 --algo ppo --seed 0 --hyperparams experiments/cl
     --run-dir runs/cluster_ppo0 --no-progress-bar
 $FG train ClusterRightsizing-v0 --algo dqn --seed 0 --hyperparams experiments/cluster/hyperparams_dqn.yml \
     --run-dir runs/cluster_dqn0 --no-progress-bar
-mkdir -p results/cluster/models results/cluster/runs/ppo results/cluster/runs/dqn
+$FG train ClusterRightsizing-v0 --algo ppo --seed 1 --hyperparams experiments/cluster/hyperparams.yml \
+    --run-dir runs/cluster_ppo1 --no-progress-bar
+mkdir -p results/cluster/models results/cluster/runs/ppo results/cluster/runs/dqn results/cluster/runs/ppo_seed1
+cp runs/cluster_ppo1/best_model.zip results/cluster/models/ppo_seed1.zip
+for f in evaluations.csv pretrain.json command.txt best_model.json config.json; do
+  cp runs/cluster_ppo1/$f results/cluster/runs/ppo_seed1/
+done
 cp runs/cluster_ppo0/best_model.zip results/cluster/models/ppo.zip
 cp runs/cluster_dqn0/best_model.zip results/cluster/models/dqn.zip
 for r in ppo dqn; do
@@ -30,6 +37,7 @@ done
 
 # 4. test split: every baseline and both agents; table, Pareto plot, per-job CDFs
 $PY experiments/cluster/evaluate_test.py
+$PY experiments/cluster/evaluate_test.py --policies results/cluster/models/ppo_seed1.zip
 
 # 5. speed
 $FG bench ClusterRightsizing-v0 --num-envs 4096 --sync-envs 64 --steps 20000 --repeats 1 --out results/cluster/bench.md
