@@ -95,9 +95,11 @@ AUTOSCALING = EnvSpec(
     baselines=AUTOSCALING_BASELINES,
     reward_components=AUTOSCALING_REWARD_COMPONENTS,
     multi_agent=None,
-    test_kwargs={"episode_days": 0.25},
+    # the packaged training blocks act in action_mode 'utilisation'; the smoke test evaluates the
+    # trained model with test_kwargs alone, so they name the same action space
+    test_kwargs={"episode_days": 0.25, "action_mode": "utilisation"},
     test_variants=({}, {"action_mode": "delta", "provisioning_delay_s": 0.0},
-                   {"action_mode": "utilisation", "p99_demand_replicas": 12.0},
+                   {"action_mode": "replicas", "p99_demand_replicas": 12.0},
                    {"traces": "synthetic", "step_s": 300.0, "provisioning_delay_s": 600.0,
                     "reward": "autoscaling_unserved"}),
 )
