@@ -34,8 +34,9 @@ from feedbackgym.envs.cluster.config import RightsizingConfig  # noqa: E402
 from feedbackgym.files import atomic_write  # noqa: E402
 
 ENV = "feedbackgym/ClusterRightsizing-v0"
-ISSUE = {"static": (0.75, 0.0035), "vpa": (0.65, 0.12), "autopilot_window": (0.41, 0.56), "oracle": (0.16, 0.0)}
-POLICIES = ("static", "vpa", "autopilot_window", "oracle")
+ISSUE = {"static": (0.75, 0.0035), "vpa": (0.65, 0.12), "autopilot_window": (0.41, 0.56),
+         "autopilot_window_replay": (0.41, 0.56), "oracle": (0.16, 0.0)}
+POLICIES = ("static", "vpa", "autopilot_window", "autopilot_window_replay", "oracle")
 KEYS = ("memory_slack_mean", "memory_slack_median", "oom_per_task_day", "oom_free_day_fraction",
         "limit_changes_per_day_p50", "limit_changes_per_day_p99", "cpu_slack_mean", "throttled_fraction",
         "slack_new_jobs", "slack_established_jobs", "episodes")

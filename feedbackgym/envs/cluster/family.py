@@ -61,6 +61,9 @@ BASELINES = {
     "headroom": (f"{_BASE}:Headroom", {}, "a rule in the env's Discrete(40) menu: memory target max(48 h p98 x "
                                           "1.5, last hour's peak x 1.35), 2x the peak after an OOM; CPU 1.5x the "
                                           "last hour's demand; what the agents are cloned from"),
+    "autopilot_window_replay": (f"{_BASE}:AutopilotWindow", {"replay_usage": True},
+                                "autopilot_window fed the true (untruncated) window peaks, as an offline replay "
+                                "would (reads the trace; calibration only)"),
     "autopilot_window_discrete": (f"{_BASE}:AutopilotWindow", {"discrete": True},
                                   "autopilot_window snapped to the nearest Discrete(40) action"),
     "oracle": (f"{_BASE}:Oracle", {}, "hindsight: the next window's peak x 1.001 with at most 7 changes a day "

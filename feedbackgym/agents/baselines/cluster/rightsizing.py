@@ -249,12 +249,16 @@ class AutopilotWindow(RightsizingPolicy):
     of (demand-estimated) usage; serving -> p95, batch -> the weighted average. Both x
     (1 + margin), then the maximum of the recommendations over the last hour. A new limit is
     applied when it differs from the current one by more than ``min_change``.
+    ``replay_usage=True`` feeds the histogram the true window peak from ``env.unwrapped`` instead
+    of what was measured (which an OOM kill truncates at the limit): an offline replay's view,
+    for calibration only.
     """
 
     def __init__(self, discrete: bool = False, memory_margin: float = 0.15, cpu_margin: float = 0.15,
                  memory_half_life_h: float = 48.0, cpu_half_life_h: float = 12.0, max_window_h: float = 1.0,
-                 min_change: float = 0.0, percentile_low: float = 0.98):
+                 min_change: float = 0.0, percentile_low: float = 0.98, replay_usage: bool = False):
         super().__init__(discrete)
+        self.replay_usage = replay_usage
         self.mm, self.cm = memory_margin, cpu_margin
         self.mhl, self.chl = memory_half_life_h * 12, cpu_half_life_h * 12
         self.window = max(1, int(round(max_window_h * 12)))
@@ -269,7 +273,11 @@ class AutopilotWindow(RightsizingPolicy):
     def observe(self, info):
         self.mem.tick()
         self.cpu.tick()
-        if info["running"]:
+        if self.replay_usage:   # an offline replay's view: the true window peak, never truncated
+            core = self.env.engine.core
+            self.mem.add(float(self.env.table.memory_peak_mib[int(core.pos[0]) - 1]))
+            self.cpu.add(cpu_demand(info))
+        elif info["running"]:
             self.mem.add(float(info["memory_usage_mib"]))
             self.cpu.add(cpu_demand(info))
         tol = int(info["oom_tolerance"])
