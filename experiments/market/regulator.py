@@ -50,32 +50,34 @@ MODEL_ENV_KWARGS = {"decision_s": 5}
 
 
 def _models() -> dict[str, Path]:
-    return {name: MODELS / f"regulator_{name}.zip" for name in ("ppo", "dqn")
-            if (MODELS / f"regulator_{name}.zip").is_file()}
+    return {p.stem[len("regulator_"):]: p for p in sorted(MODELS.glob("regulator_*.zip"))}
 
 
 # --------------------------------------------------------------------------------------- train
 
 
-def train(algo: str, timesteps: int | None, seed: int, resume: bool = False) -> None:
+def train(algo: str, timesteps: int | None, seed: int, resume: bool = False, hyperparams: str | None = None,
+          name: str | None = None) -> None:
     import torch
 
     from feedbackgym.agents.train import train as run_training
 
     torch.set_num_threads(1)
-    run = ROOT / "runs" / f"market_regulator_{algo}"
-    path = run_training(ENV_ID, algo, timesteps=timesteps, seed=seed, run_dir=run, progress_bar=False, resume=resume)
+    name = name or algo
+    run = ROOT / "runs" / f"market_regulator_{name}"
+    path = run_training(ENV_ID, algo, timesteps=timesteps, seed=seed, run_dir=run, progress_bar=False, resume=resume,
+                        hyperparams=hyperparams)
     MODELS.mkdir(parents=True, exist_ok=True)
     best = path / "best_model.zip"
     src = best if best.is_file() else path / "model.zip"
-    shutil.copyfile(src, MODELS / f"regulator_{algo}.zip")
+    shutil.copyfile(src, MODELS / f"regulator_{name}.zip")
     if (path / "evaluations.csv").is_file():
-        shutil.copyfile(path / "evaluations.csv", RESULTS / f"learning_curve_{algo}.csv")
+        shutil.copyfile(path / "evaluations.csv", RESULTS / f"learning_curve_{name}.csv")
     from feedbackgym.files import atomic_write
-    atomic_write(RESULTS / f"training_{algo}.json", json.dumps(
+    atomic_write(RESULTS / f"training_{name}.json", json.dumps(
         {"run": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path), "model": src.name,
          "sim_version": sim_version()}, indent=2) + "\n")
-    print(f"copied {src} -> {MODELS / f'regulator_{algo}.zip'}")
+    print(f"copied {src} -> {MODELS / f'regulator_{name}.zip'}")
 
 
 # ------------------------------------------------------------------------------------ evaluate
@@ -166,7 +168,7 @@ def report() -> None:
     from feedbackgym.files import atomic_write
 
     raw = {p.stem: json.loads(p.read_text()) for p in sorted((RESULTS / "raw").glob("*.json"))}
-    order = [p for p in (*RULES, "ppo", "dqn") if p in raw]
+    order = [p for p in RULES if p in raw] + [p for p in raw if p not in RULES]
     settings = list(TEST_SETTINGS)
     summary = {"seeds": raw[order[0]]["seeds"], "settings": TEST_SETTINGS, "policies": {},
                "sim_version": {p: raw[p].get("sim_version") for p in order}}
@@ -270,7 +272,9 @@ def main(argv=None):
     t.add_argument("--algo", choices=("ppo", "dqn"), required=True)
     t.add_argument("--timesteps", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", action="store_true", help="continue runs/market_regulator_<algo> up to --timesteps")
+    t.add_argument("--resume", action="store_true", help="continue runs/market_regulator_<name> up to --timesteps")
+    t.add_argument("--hyperparams", default=None, help="hyperparameter file (default: the packaged one)")
+    t.add_argument("--name", default=None, help="model name (default: the algorithm)")
     e = sub.add_parser("evaluate")
     e.add_argument("--seeds", type=int, default=8)
     e.add_argument("--workers", type=int, default=2)
@@ -279,7 +283,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.stage == "train":
-        train(args.algo, args.timesteps, args.seed, args.resume)
+        train(args.algo, args.timesteps, args.seed, args.resume, args.hyperparams, args.name)
     elif args.stage == "evaluate":
         evaluate(args.seeds, args.workers, args.only.split(",") if args.only else None)
     else:
