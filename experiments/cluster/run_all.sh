@@ -10,7 +10,7 @@ FG=.venv/bin/feedbackgym
 
 # 1. calibration against the replay (simple model, 30 VMs, whole month from the published files)
 $PY experiments/cluster/calibration.py --sets full --models simple
-$PY experiments/cluster/calibration.py --sets full --models default
+$PY experiments/cluster/calibration.py --sets full --models default --policies static,vpa,autopilot_window,oracle
 
 # 2. Autopilot ML overrun weight, on train only
 $PY experiments/cluster/calibrate_autopilot_ml.py --episodes 6
