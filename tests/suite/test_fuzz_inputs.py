@@ -27,6 +27,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -132,7 +133,6 @@ KNOWN_ISSUES = {
     "cluster google2019 usage": "non-UTF-8 bytes raise UnicodeDecodeError without the file name",
     "cluster alibaba2018": "non-UTF-8 bytes raise UnicodeDecodeError without the file name",
     "feedbackgym/ClusterRightsizing-v0": "reset(options=1) raises TypeError",
-    "feedbackgym/ClusterAutoscaling-v0": "reset(options=1) raises TypeError",
     "feedbackgym/FlashCrashRegulator-v0": "reset(options=1) raises TypeError",
 }
 
@@ -244,3 +244,94 @@ def test_reset_options_reject_bad_values_with_a_value_error(env_id, options):
             f"{env_id} reset(options={options!r}): {type(e).__name__}: {e}")
     finally:
         env.close()
+
+
+# --------------------------------------------------------------------------- vector twins
+
+TWIN_IDS = [e for e in ENV_IDS if family.spec(e).vector_entry_point is not None]
+#: twins' failures found here, in files this suite's authors do not own (non-strict, as above)
+KNOWN_TWIN_ISSUES = {
+    "feedbackgym/ClusterRightsizing-v0": "twin reset(options=1) raises TypeError",
+    "feedbackgym/FlashCrashRegulator-v0": "twin reset(options=1) raises TypeError",
+}
+KNOWN_RESET_ISSUES = {
+    "feedbackgym/ClusterRightsizing-v0": "a failed reset commits the config change (single env and twin)",
+    "feedbackgym/FlashCrashRegulator-v0": "a failed reset commits the config change (single env and twin)",
+}
+
+
+def _known(env_id, issues: dict):
+    marks = [pytest.mark.xfail(reason=issues[env_id], strict=False)] if env_id in issues else []
+    return pytest.param(env_id, id=env_id, marks=marks)
+
+
+def _make(env_id, vector: bool):
+    import gymnasium as gym
+
+    kw = dict(family.spec(env_id).test_kwargs)
+    if vector:
+        return gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point", **kw)
+    return gym.make(env_id, **kw).unwrapped
+
+
+@pytest.mark.parametrize("env_id", [_known(e, KNOWN_TWIN_ISSUES) for e in TWIN_IDS])
+@settings(FUZZ, max_examples=30)
+@given(options=st.one_of(st.lists(st.integers(), max_size=3), st.text(max_size=5), st.integers(),
+                         st.dictionaries(st.sampled_from(["config", "reset_mask", "x"]), config_value, max_size=2)))
+def test_vector_reset_options_reject_bad_values_with_a_value_error(env_id, options):
+    venv = _make(env_id, vector=True)
+    try:
+        venv.reset(seed=0, options=options)
+    except Exception as e:  # noqa: BLE001
+        assert isinstance(e, ValueError) and not isinstance(e, UnicodeError), (
+            f"{env_id} twin reset(options={options!r}): {type(e).__name__}: {e}")
+    finally:
+        venv.close()
+
+
+def _run(env, vector: bool, rng_seed: int, steps: int = 3):
+    """A few steps with fixed random actions; what they returned, for comparison."""
+    from feedbackgym.bench import draw_actions
+
+    rng = np.random.default_rng(rng_seed)
+    space = env.single_action_space if vector else env.action_space
+    out = []
+    for _ in range(steps):
+        a = draw_actions(space, (env.num_envs,), rng) if vector else draw_actions(space, (), rng)
+        obs, reward, term, trunc, _ = env.step(a)
+        out.append((np.asarray(obs).copy(), np.asarray(reward).copy(), np.asarray(term | trunc)))
+    return out
+
+
+def _failing_resets(env_id):
+    """Reset options that fail after a valid part that, if applied, would change the env: a new
+    reward (so the config would differ) followed by an unknown option."""
+    first = next(iter(family.spec(env_id).reward_components))
+    return [{"config": {"reward": {first: 1.0}}, "x": 1}, {"config": {}, "x": 1},
+            {"config": {"reward": {first: 1.0}}, "trace_index": -1}]
+
+
+@pytest.mark.parametrize("vector", [False, True], ids=["single", "twin"])
+@pytest.mark.parametrize("env_id", [_known(e, KNOWN_RESET_ISSUES) for e in ENV_IDS])
+def test_failed_reset_changes_nothing(env_id, vector):
+    """A reset that raises leaves the env as it was: config, generators and the episode in
+    progress (issue 10). Checked against a twin env that never saw the failed reset."""
+    if vector and env_id not in TWIN_IDS:
+        pytest.skip("no vector twin")
+    env, control = _make(env_id, vector), _make(env_id, vector)
+    try:
+        for e in (env, control):
+            e.reset(seed=0)
+        for a, b in zip(_run(env, vector, 1), _run(control, vector, 1)):
+            assert all(np.array_equal(x, y) for x, y in zip(a, b))
+        for options in _failing_resets(env_id):
+            if vector and "trace_index" in options:
+                continue
+            with pytest.raises(ValueError):
+                env.reset(seed=123, options=options)
+            assert env.get_config() == control.get_config(), f"{options!r} changed the config"
+        for a, b in zip(_run(env, vector, 2), _run(control, vector, 2)):
+            assert all(np.array_equal(x, y) for x, y in zip(a, b)), "a failed reset changed the episode"
+    finally:
+        env.close()
+        control.close()

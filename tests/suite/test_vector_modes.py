@@ -27,8 +27,6 @@ from feedbackgym.registration import env_ids
 PENDING = {
     "feedbackgym/ClusterRightsizing-v0": "cluster twin lacks the autoreset_mode attribute, mode names, DISABLED "
                                          "and reset_mask (issue 11; cluster family owners)",
-    "feedbackgym/ClusterAutoscaling-v0": "cluster twin lacks the autoreset_mode attribute, mode names, DISABLED "
-                                         "and reset_mask (issue 11; cluster family owners)",
 }
 TWIN_IDS = [pytest.param(i, marks=pytest.mark.xfail(reason=PENDING[i], strict=False)) if i in PENDING else i
             for i in env_ids() if family.spec(i).vector_entry_point is not None]

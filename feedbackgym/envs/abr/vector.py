@@ -102,33 +102,33 @@ class AbrStreamingVectorEnv(VectorEnv):
     # ------------------------------------------------------------------------------- reset
 
     def reset(self, *, seed: int | list | None = None, options: dict | None = None):
+        # Everything that can fail is checked before anything changes: a failed reset leaves the
+        # env as it was (config, generators and the episodes in progress), as the single env does.
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"reset options: expected a dict such as {{'reset_mask': mask}} or "
+                             f"{{'config': {{...}}}}, got {type(options).__name__} {options!r}")
         options = dict(options or {})
         mask = _reset_mask(options.pop("reset_mask", None), self.num_envs)
         if mask is not None and "config" in options:
             raise ValueError("reset options 'config' and 'reset_mask' cannot be combined: a new config resets "
                              "every sub-env")
+        setup = self.setup
         if "config" in options:
             setup = build(override(self.config, options.pop("config")))
             if setup.action_space != self.single_action_space or \
                     setup.observation_space != self.single_observation_space:
                 raise ValueError("reset option 'config' may not change the action or observation space")
-            self._configure(setup)
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, reset_mask")
-        if seed is None:
-            seeds = [None] * self.num_envs
-        elif isinstance(seed, int):
-            seeds = [seed + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"seed: expected an int or {self.num_envs} seeds, got {len(seeds)}")
+        seeds = _seeds(seed, self.num_envs)
         if mask is not None and not self._started:
             raise RuntimeError("reset(options={'reset_mask': ...}) before the first full reset()")
         chosen = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
-        for i in chosen:
-            if seeds[i] is not None or self._rngs[i] is None:
-                self._rngs[i], _ = seeding.np_random(seeds[i])
+        rngs = {i: seeding.np_random(seeds[i])[0] for i in chosen if seeds[i] is not None or self._rngs[i] is None}
+        if setup is not self.setup:
+            self._configure(setup)
+        for i, rng in rngs.items():
+            self._rngs[i] = rng
         self._started = True
         info = self._reset_envs(chosen)
         self._needs_reset[chosen] = False
@@ -327,6 +327,22 @@ def _reset_mask(mask, n: int) -> np.ndarray | None:
     if not mask.any():
         raise ValueError("reset option 'reset_mask': expected at least one true entry, got none")
     return mask
+
+
+def _seeds(seed, n: int) -> list[int | None]:
+    """``reset(seed=...)`` as one seed per sub-env: an int seeds ``seed, seed+1, ...`` (Gymnasium's
+    convention), a sequence gives each sub-env its own (``None`` keeps that generator)."""
+    if seed is None:
+        return [None] * n
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return [int(seed) + i for i in range(n)]
+    try:
+        seeds = list(seed)
+    except TypeError:
+        raise ValueError(f"seed: expected an int, None or {n} seeds, got {seed!r}") from None
+    if len(seeds) != n:
+        raise ValueError(f"seed: expected an int or {n} seeds, got {len(seeds)}")
+    return seeds
 
 
 def _mask(idx, n) -> np.ndarray:

@@ -95,14 +95,18 @@ class Episode(NamedTuple):
     size: float       # replicas the trace's 99th-percentile demand needs (demand multiplier)
 
 
+def check_trace_index(setup: AutoscalingSetup, trace_index) -> None:
+    """``reset(options={"trace_index": k})`` checked against the setup's traces."""
+    n = len(setup.demand)
+    if isinstance(trace_index, bool) or not isinstance(trace_index, (int, np.integer)) or not 0 <= trace_index < n:
+        raise ValueError(f"reset option 'trace_index': expected an integer in [0, {n - 1}], got {trace_index!r}")
+
+
 def draw_episode(setup: AutoscalingSetup, rng: np.random.Generator, trace_index, next_trace: int) -> Episode:
     """Draw an episode's trace and start step, in a fixed order (shared with the vector twin)."""
     cfg, ds = setup.config, setup.demand
     if trace_index is not None:
-        if isinstance(trace_index, bool) or not isinstance(trace_index, (int, np.integer)) \
-                or not 0 <= trace_index < len(ds):
-            raise ValueError(f"reset option 'trace_index': expected an integer in [0, {len(ds) - 1}], "
-                             f"got {trace_index!r}")
+        check_trace_index(setup, trace_index)
         k = int(trace_index)
     elif cfg.trace_order == "sequential":
         k = next_trace % len(ds)
@@ -265,17 +269,26 @@ class ClusterAutoscalingEnv(gym.Env):
     # ------------------------------------------------------------------------------- reset
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+        # Everything that can fail is checked before anything changes: a failed reset leaves the
+        # env as it was (config, RNG and the episode in progress).
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"reset options: expected a dict such as {{'trace_index': 0}} or "
+                             f"{{'config': {{...}}}}, got {type(options).__name__} {options!r}")
         options = dict(options or {})
+        setup = self.setup
         if "config" in options:
             setup = build(override(self.config, options.pop("config")))
             if setup.action_space != self.action_space or setup.observation_space != self.observation_space:
                 raise ValueError("reset option 'config' may not change the action or observation space "
                                  "(action_mode, replica bounds); make a new env instead")
-            self._configure(setup)
         trace_index = options.pop("trace_index", None)
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, trace_index")
+        if trace_index is not None:
+            check_trace_index(setup, trace_index)
+        super().reset(seed=seed)
+        if setup is not self.setup:
+            self._configure(setup)
         ep = draw_episode(self.setup, self.np_random, trace_index, self._next_trace)
         self._next_trace = ep.k + 1
         self._k, self._start, self._steps, self._t, self._size = ep.k, ep.start, ep.steps, 0, ep.size
