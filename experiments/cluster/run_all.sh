@@ -35,9 +35,18 @@ for r in ppo dqn; do
   done
 done
 
+# 3b. the same recipe with a 1000x OOM weight (reported beside ppo)
+$FG train ClusterRightsizing-v0 --algo ppo --seed 0 --hyperparams experiments/cluster/hyperparams_oom1000.yml \
+    --run-dir runs/cluster_ppo_oom1000 --no-progress-bar
+mkdir -p results/cluster/runs/ppo_oom1000
+cp runs/cluster_ppo_oom1000/best_model.zip results/cluster/models/ppo_oom1000.zip
+for f in evaluations.csv pretrain.json command.txt best_model.json config.json; do
+  cp runs/cluster_ppo_oom1000/$f results/cluster/runs/ppo_oom1000/
+done
+
 # 4. test split: every baseline and both agents; table, Pareto plot, per-job CDFs
 $PY experiments/cluster/evaluate_test.py
-$PY experiments/cluster/evaluate_test.py --policies results/cluster/models/ppo_seed1.zip
+$PY experiments/cluster/evaluate_test.py --policies results/cluster/models/ppo_seed1.zip,results/cluster/models/ppo_oom1000.zip
 
 # 5. speed
 $FG bench ClusterRightsizing-v0 --num-envs 4096 --sync-envs 64 --steps 20000 --repeats 1 --out results/cluster/bench.md
