@@ -66,8 +66,15 @@ class Mean(Aggregation):
 
 @dataclass(frozen=True)
 class Median(Aggregation):
+    """Median over episodes of the metric (or of ``source``, a per-episode field of another name)."""
+
+    source: str | None = None
+
+    def sources(self, metric):
+        return (self.source or metric,)
+
     def __call__(self, metric, episodes):
-        v = self._values(metric, episodes)
+        v = self._values(self.source or metric, episodes)
         return float(np.median(v)) if v.size else math.nan
 
 
