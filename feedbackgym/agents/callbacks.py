@@ -28,6 +28,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
 
+from .. import family
 from ..files import _fsync_dir, append_csv_row, atomic_write
 from .evaluation import evaluate
 from .model_file import save_model
@@ -143,6 +144,11 @@ class PeriodicEvalCallback(BaseCallback):
         self.metric = metric
         self.seed = seed
         self.obs_normalizer = obs_normalizer
+        # the family says which way the selecting metric is better (default: higher, like a reward)
+        declared = {m.name: m for m in family.spec(env_id).metrics}.get(metric)
+        self.higher_is_better = declared is None or declared.higher_is_better is not False
+        if not self.higher_is_better and best_score == -math.inf:
+            best_score = math.inf
         self.best_score = best_score
         self.eval_at_start = eval_at_start
         self.batched = batched
@@ -199,7 +205,7 @@ class PeriodicEvalCallback(BaseCallback):
                 if score is None:
                     raise ValueError(f"eval_metric {self.metric!r} is not among the evaluation metrics "
                                      f"{sorted(agg)}")
-                improved = score > self.best_score
+                improved = score > self.best_score if self.higher_is_better else score < self.best_score
                 row["best"] = int(improved)
                 if improved:
                     self.best_score = float(score)

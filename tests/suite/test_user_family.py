@@ -141,3 +141,16 @@ def test_cli_ppo_smoke_train_on_a_box_action_space(toy, tmp_path):
     assert agg["episodes"] == 2 and np.isfinite(agg["cost"])
     assert cli.main(["train", toy, "--algo", "dqn", "--hyperparams", str(hp), "--run-dir", str(tmp_path / "d"),
                      "--no-progress-bar"]) == 2   # DQN needs Discrete actions: one clear line
+
+
+def test_best_model_selection_follows_the_metric_direction(toy, tmp_path):
+    """A lower-is-better metric (declared so by the family) selects the lowest score."""
+    pytest.importorskip("stable_baselines3")
+    import math
+
+    from feedbackgym.agents.callbacks import PeriodicEvalCallback
+
+    cost = PeriodicEvalCallback(toy, [], 1, tmp_path, metric="cost")
+    reward = PeriodicEvalCallback(toy, [], 1, tmp_path, metric="mean_reward_per_step")
+    assert not cost.higher_is_better and cost.best_score == math.inf
+    assert reward.higher_is_better and reward.best_score == -math.inf
