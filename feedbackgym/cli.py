@@ -373,21 +373,14 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_compare(args) -> int:
-    from .agents.compare import ComparisonIncomplete, compare, headline_metric, write_outputs
-
-    env_id = resolve_env_id(args.env_id)
-    env_kwargs = parse_env_kwargs(args.env_kwargs)
-    for option, path in (("--out-dir", args.out_dir), ("--tensorboard", args.tensorboard)):
-        if path:
-            check_writable(option, path, folder=True)
-    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
-    if not policies:
-        raise UserError("--policies: expected a comma-separated list such as 'NAME1,NAME2,model.zip'")
-    # check every name before spending minutes on the first ones
+def _compared_policies(env_id: str, text: str) -> list[str]:
+    """``--policies``, every name checked before spending minutes on the first ones."""
     from .agents.baselines import baseline_names
     from .agents.policy import is_model_path, model_file, sb3_algo_of
 
+    policies = [p.strip() for p in text.split(",") if p.strip()]
+    if not policies:
+        raise UserError("--policies: expected a comma-separated list such as 'NAME1,NAME2,model.zip'")
     known = baseline_names(env_id)
     for p in policies:
         if is_model_path(p):
@@ -397,7 +390,18 @@ def cmd_compare(args) -> int:
         elif p not in known:
             raise UserError(f"policy {p!r}: not a baseline of {env_id} ({', '.join(sorted(known))}) "
                             "nor a saved model .zip")
+    return policies
 
+
+def cmd_compare(args) -> int:
+    from .agents.compare import ComparisonIncomplete, compare, headline_metric, write_outputs
+
+    env_id = resolve_env_id(args.env_id)
+    env_kwargs = parse_env_kwargs(args.env_kwargs)
+    for option, path in (("--out-dir", args.out_dir), ("--tensorboard", args.tensorboard)):
+        if path:
+            check_writable(option, path, folder=True)
+    policies = _compared_policies(env_id, args.policies)
     metric = headline_metric(env_id)
 
     def progress(label, res, seconds):
@@ -454,7 +458,8 @@ def cmd_bench(args) -> int:
     ratio = result.twin_vs_sync
     if ratio is not None:
         twin, sync = result.row(bench.TWIN), result.row(bench.SYNC)
-        print(f"vector twin (N={twin.num_envs}) / SyncVectorEnv (N={sync.num_envs}): {ratio:.1f}x")
+        if twin is not None and sync is not None:  # both exist whenever the ratio does
+            print(f"vector twin (N={twin.num_envs}) / SyncVectorEnv (N={sync.num_envs}): {ratio:.1f}x")
     if args.out:
         _writing("--out", args.out, lambda: bench.write(result, args.out))
     return 0

@@ -76,7 +76,12 @@ def describe(cls) -> str:
     """One line per field: name, default, doc (for --help texts and docs)."""
     lines = []
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = "(required)"
         lines.append(f"{f.name} = {default!r}: {f.metadata.get('doc', '')}")
     return "\n".join(lines)
 

@@ -27,8 +27,10 @@ def main(root: str = "runs/explore") -> None:
         best_s, best_v = max(val, key=lambda x: x[1])
         first = f"{val[0][1]:.3f}" if val[0][0] == 0 else "—"
         last = by[val[-1][0]]["validation"]
-        at = lambda split: f"{float(by[best_s][split]['qoe_per_chunk']):.3f}" if split in by[best_s] else ""
-        print(f"| {run.name} | {val[-1][0]} | {first} | {best_v:.3f} ({best_s}) | {val[-1][1]:.3f} | {at('fcc_test')} | "
+        best = by[best_s]
+        at = lambda split, best=best: f"{float(best[split]['qoe_per_chunk']):.3f}" if split in best else ""
+        print(f"| {run.name} | {val[-1][0]} | {first} | {best_v:.3f} ({best_s}) | {val[-1][1]:.3f} | "
+              f"{at('fcc_test')} | "
               f"{at('hsdpa_holdout')} | {float(last['mean_bitrate_mbps']):.2f} / {float(last['rebuffer_s']):.2f} / "
               f"{float(last['switches']):.1f} |")
 

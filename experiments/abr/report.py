@@ -117,7 +117,7 @@ def compare_splits(models, out: Path, splits=SPLITS) -> dict:
     for split in splits:
         policies = BASELINES + [str(p) for _, p in models]
         comp = compare(ENV_ID, policies, env_kwargs={"mode": "pensieve"}, traces=split,
-                       progress=lambda label, res, s: print(f"  {split} {label}: "
+                       progress=lambda label, res, s, split=split: print(f"  {split} {label}: "
                                                             f"{res.aggregate['qoe_per_chunk']:.4f} ({s:.0f} s)"))
         write_outputs(comp, out / split)
         plot_agents_cdf(comp, out / split / "cdf_agents.png", split)
@@ -130,7 +130,8 @@ def compare_splits(models, out: Path, splits=SPLITS) -> dict:
 
 #: the lines of the uncluttered CDF: (policy, colour, line style)
 CDF_LINES = [("rb", "tab:olive", "--"), ("bola", "tab:purple", "--"), ("robust_mpc", "black", "--"),
-             ("optimal", "gray", ":"), ("bc_ppo", "tab:green", "-"), ("ppo", "tab:blue", "-"), ("dqn", "tab:orange", "-")]
+             ("optimal", "gray", ":"), ("bc_ppo", "tab:green", "-"), ("ppo", "tab:blue", "-"),
+             ("dqn", "tab:orange", "-")]
 
 
 def plot_agents_cdf(comp, path: Path, split: str) -> None:
@@ -210,7 +211,8 @@ def write_headline(summary: dict, models: list[tuple[str, Path]], out: Path) -> 
             lines.append(f"| {split} | {name} | {v:.4f} | {mpc:.4f} | {100 * (v / mpc - 1):+.1f}% | "
                          f"{int((diff > 1e-9).sum())} / {int((diff < -1e-9).sum())} of {len(diff)} | "
                          f"{diff.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] | "
-                         f"{np.median(row[name]['per_trace']):.3f} / {np.median(row['robust_mpc']['per_trace']):.3f} | {best} "
+                         f"{np.median(row[name]['per_trace']):.3f} / "
+                         f"{np.median(row['robust_mpc']['per_trace']):.3f} | {best} "
                          f"{base[best]:.4f} | {100 * (v / base[best] - 1):+.1f}% | "
                          f"{'' if pct is None else f'{pct:.1f}'} |")
     atomic_write(out / "headline.md", "\n".join(lines) + "\n")

@@ -33,7 +33,8 @@ for seed in range(args.seeds):
     rows.append(ok)
     print(f"seed {seed} {dt:.1f}s vol/s {out['volume'].mean():.1f} ev/s {out['book_events'].mean():.0f} "
           f"spread {np.nanmean(out['spread_ticks']):.2f} depth {np.mean(out['depth_bid_near']):.0f} "
-          f"drift {100*(out['mid'][-1]/out['mid'][0]-1):.2f}% |F-mid| {np.mean(np.abs(out['mid']-out['fundamental'])):.2f}")
+          f"drift {100*(out['mid'][-1]/out['mid'][0]-1):.2f}% "
+          f"|F-mid| {np.mean(np.abs(out['mid']-out['fundamental'])):.2f}")
     print("   " + " ".join(f"{k}={v:.3f}" for k, v in f.items()))
     print("   " + " ".join(f"{k}={'Y' if v else 'n'}" for k, v in ok.items()))
 print("pass rate:", {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]})

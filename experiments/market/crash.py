@@ -71,7 +71,8 @@ def plot(paths: dict, p, path: str, title: str):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--first-seed", type=int, default=3000, help="seeds first-seed .. first-seed+seeds-1 (calibration used 0-3 and 1000-1003)")
+    ap.add_argument("--first-seed", type=int, default=3000,
+                    help="seeds first-seed .. first-seed+seeds-1 (calibration used 0-3 and 1000-1003)")
     ap.add_argument("--out", default="results/market/crash")
     ap.add_argument("--plots", type=int, default=3, help="price-path plots for this many seeds")
     args = ap.parse_args()
@@ -91,12 +92,14 @@ def main():
             for cname, c in checks:
                 row[cname] = bool(c(s))
             rows.append(row)
-            print(seed, name, {k2: row[k2] for k2 in ("drawdown_pct", "last_leg_30s_pct", "rebound_5min_frac")}, flush=True)
+            print(seed, name, {k2: row[k2] for k2 in ("drawdown_pct", "last_leg_30s_pct", "rebound_5min_frac")},
+                  flush=True)
         cs, cout = calm_seller(seed, p.seller_size)
-        rows.append({"seed": seed, "breaker": "none (calm market, same seller)", "drawdown_pct": round(cs["drawdown_pct"], 4),
+        calm_ok = bool(cs["drawdown_pct"] < 1 and cs["shortfall_bps"] < 100 and cs["completed_s"] is not None)
+        rows.append({"seed": seed, "breaker": "none (calm market, same seller)",
+                     "drawdown_pct": round(cs["drawdown_pct"], 4),
                      "seller_done_s": cs["completed_s"], "seller_shortfall_bps": round(cs["shortfall_bps"], 2),
-                     "same seller in calm market: < 1% impact": bool(cs["drawdown_pct"] < 1 and cs["shortfall_bps"] < 100
-                                                                    and cs["completed_s"] is not None)})
+                     "same seller in calm market: < 1% impact": calm_ok})
         if k < args.plots:
             plot(paths, p, os.path.join(args.out, f"price_path_seed{seed}.png"),
                  f"flash_crash seed {seed}: no breaker vs stop_logic (5-s pause)")
@@ -110,7 +113,8 @@ def main():
         for key in r:
             if key not in keys:
                 keys.append(key)
-    atomic_write(os.path.join(args.out, "signature.csv"), csv_text([{key: r.get(key, "") for key in keys} for r in rows]))
+    atomic_write(os.path.join(args.out, "signature.csv"),
+                 csv_text([{key: r.get(key, "") for key in keys} for r in rows]))
     # summary: pass rate of each check
     lines = ["# Flash-crash signature (issue 8, must-show 2)", "",
              f"`flash_crash` preset, seeds {args.first_seed}..{args.first_seed + args.seeds - 1}. Command: "
@@ -128,7 +132,8 @@ def main():
     allc = [all(r[c] for c, _ in CHECKS + (REBOUND_CHECK,)) for r in rows if r["breaker"] == "stop_logic"]
     lines += [f"| every check at once | | {sum(allc)}/{len(allc)} |", "",
               "Medians:", "", "| quantity | no breaker | stop_logic (5-s pause) |", "|---|---|---|"]
-    for q in ("pre_std_1m_bps", "pre_range_pct", "drawdown_pct", "time_to_trough_s", "last_leg_30s_pct", "depth_at_trough_frac", "spread_at_trough_ticks",
+    for q in ("pre_std_1m_bps", "pre_range_pct", "drawdown_pct", "time_to_trough_s", "last_leg_30s_pct",
+              "depth_at_trough_frac", "spread_at_trough_ticks",
               "pre_spread_ticks", "maker_share", "maker_max_abs_net_inv", "rebound_5min_frac", "n_halts"):
         cells = []
         for b in ("none", "stop_logic"):

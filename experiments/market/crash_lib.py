@@ -91,7 +91,8 @@ def signature(out: dict, params) -> dict:
     last_leg = (np.max(mid[leg_start:trough_i + 1]) - trough) / pre_mid
     near = slice(max(0, trough_i - 10), trough_i + 11)
     depth_frac = float(np.min(out["depth_bid_near"][near])) / max(pre_depth, 1.0)
-    spread_max = float(np.nanmax(out["spread_ticks"][near])) if np.any(np.isfinite(out["spread_ticks"][near])) else np.nan
+    near_spread = out["spread_ticks"][near]
+    spread_max = float(np.nanmax(near_spread)) if np.any(np.isfinite(near_spread)) else np.nan
     crash = slice(s0, min(len(mid), trough_i + 300))
     vol = out["volume"][crash].sum()
     maker_share = float(out["maker_volume"][crash].sum() / max(2 * vol, 1))

@@ -41,7 +41,8 @@ while not sim.done:
     if sim.t_s % args.every == 0:
         dd = (sim.mid / pre[0] - 1) * 100 if pre else 0.0
         print(f"t={sim.t_s:5d} mid={sim.mid:8.2f} dd={dd:6.2f}% F={sim.fundamental:8.2f} spr={sim.spread_ticks:5.0f} "
-              f"dbid={sim.depth_bid_near:5d} dask={sim.depth_ask_near:5d} vol={vol:5d} mkshare={mv / max(2 * vol, 1):.2f} "
+              f"dbid={sim.depth_bid_near:5d} dask={sim.depth_ask_near:5d} vol={vol:5d} "
+              f"mkshare={mv / max(2 * vol, 1):.2f} "
               f"mkinv={sim.maker_net_inventory:5d} sold={sim.seller_executed_qty:5d} halts={sim.n_halts}")
         mv = vol = 0
 m = np.array(mids)

@@ -18,7 +18,10 @@ args = ap.parse_args()
 over = {k: json.loads(v) for k, v in (a.split("=") for a in args.set)}
 p = scenario_params(args.scenario, **over)
 for seed in range(args.seeds):
-    for name, rule in ((("none", None),) if args.nopause else (("none", None), ("stop_logic", ExchangeRule("stop_logic", move_pct=args.move_pct)))):
+    rules = [("none", None)]
+    if not args.nopause:
+        rules.append(("stop_logic", ExchangeRule("stop_logic", move_pct=args.move_pct)))
+    for name, rule in rules:
         s = signature(run_episode(p, seed, rule), p)
         checks = CHECKS + ((REBOUND_CHECK,) if rule else ())
         ok = "".join("Y" if c(s) else "n" for _, c in checks)

@@ -58,7 +58,8 @@ def main():
             f"`calm` scenario, no breaker, {n} seeds ({args.first_seed}..{args.first_seed + n - 1}) of a 6.5-hour day "
             f"(23,400 one-second steps). Command: `.venv/bin/python experiments/market/realism.py --seeds {n} "
             f"--first-seed {args.first_seed} --out {args.out}`. Per seed: `per_seed.md`, `per_seed.csv`.",
-            "Real NASDAQ column: the brief's LOBSTER measurements (AAPL/AMZN/GOOG, 21 June 2012), quoted, not recomputed.",
+            "Real NASDAQ column: the brief's LOBSTER measurements (AAPL/AMZN/GOOG, 21 June 2012), quoted, "
+            "not recomputed.",
             "", "| band | pass rate (target >= 80%) |", "|---|---|"]
     for name, doc, _ in BANDS:
         k = sum(r[f"pass_{name}"] for r in rows)

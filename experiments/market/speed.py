@@ -92,7 +92,8 @@ def main():
     crash = time_single(scenario_params("flash_crash"))
     batches = [time_batch(scenario_params("calm", length_s=100000), n, args.batch_steps) for n in args.batch]
     py = time_pure_python(args.python_steps)
-    res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    res = {"machine": machine,
            "calm_day": calm, "flash_crash_hour": crash, "batch": batches, "pure_python": py,
            "abides_kernel_market_s_per_s": ABIDES_KERNEL_MS_PER_S, "abides_gym_market_s_per_s": ABIDES_GYM_MS_PER_S}
     lines = [
@@ -110,7 +111,8 @@ def main():
                      f"{r['book_events_per_s']:,.0f} | {r['steps_per_s'] / ABIDES_KERNEL_MS_PER_S:.1f} | "
                      f"{r['steps_per_s'] / ABIDES_GYM_MS_PER_S:.1f} |")
     for r in batches:
-        lines.append(f"| MarketBatch of {r['markets']} calm markets | {r['markets']} x {traders(scenario_params('calm'))} | "
+        lines.append(f"| MarketBatch of {r['markets']} calm markets | "
+                     f"{r['markets']} x {traders(scenario_params('calm'))} | "
                      f"{r['steps']} x {r['markets']} | {r['wall_s']:.2f} | {r['steps_per_s']:,.0f} | "
                      f"{r['book_events_per_s']:,.0f} | {r['steps_per_s'] / ABIDES_KERNEL_MS_PER_S:.1f} | "
                      f"{r['steps_per_s'] / ABIDES_GYM_MS_PER_S:.1f} |")

@@ -91,7 +91,8 @@ class Comparison:
         header, rows = self.table_rows()
         lines = []
         if title:
-            lines += [f"{self.env_id}: {self.num_episodes} episodes, env kwargs `{json.dumps(jsonable(self.env_kwargs))}`", ""]
+            kwargs = json.dumps(jsonable(self.env_kwargs))
+            lines += [f"{self.env_id}: {self.num_episodes} episodes, env kwargs `{kwargs}`", ""]
         lines += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines) + "\n"

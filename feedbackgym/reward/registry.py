@@ -31,7 +31,8 @@ import inspect
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 RewardFn = Callable[[Mapping[str, Any]], Any]
 

@@ -40,8 +40,8 @@ def run_twin_vs_singles(config, autoreset_mode, n=5, steps=230, seed=11):
                 assert vinfo["_trace_name"][i] and vinfo["trace_name"][i] == info["trace_name"]
             else:
                 o, r, term, _, info = e.step(a[i])
-                comps = vinfo["final_info"]["reward_components"] if (term and autoreset_mode == AutoresetMode.SAME_STEP) \
-                    else vinfo["reward_components"]
+                same_step_end = term and autoreset_mode == AutoresetMode.SAME_STEP
+                comps = vinfo["final_info"]["reward_components"] if same_step_end else vinfo["reward_components"]
                 for k, v in info["reward_components"].items():
                     assert comps[k][i] == v, k
                 if term:

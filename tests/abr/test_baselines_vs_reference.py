@@ -31,7 +31,7 @@ def make_env():
                            delay_noise=None)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference(controller: str, n_videos: int):
     return ref.run("fcc_test", controller, n_videos=n_videos)
 

@@ -26,7 +26,7 @@ from feedbackgym.agents.baselines.abr import (
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference_run(split: str, controller: str, n_videos: int | None = None):
     return ref.run(split, controller, n_videos=n_videos)
 
@@ -261,7 +261,7 @@ def test_constant_level():
 
 def test_registry_factories_give_fresh_policies():
     assert set(ABR_BASELINES) == {"bb", "rb", "bola", "robust_mpc", "robust_mpc_pensieve", "lowest"}
-    for name, factory in ABR_BASELINES.items():
+    for factory in ABR_BASELINES.values():
         a, b = factory(), factory()
         assert a is not b
         i = info(buffer_s=12.0)

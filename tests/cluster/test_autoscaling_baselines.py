@@ -3,7 +3,6 @@
 import math
 
 import numpy as np
-import pytest
 
 from feedbackgym.agents.baselines.cluster.autoscaling import Hpa, Oracle, Predictive, StaticPeak
 from feedbackgym.envs.cluster.autoscaling_env import ClusterAutoscalingEnv
@@ -26,8 +25,8 @@ def play(env, policy, trace_index=0):
 
 def test_hpa_sizes_for_its_target_and_waits_300_s_before_scaling_down(tmp_path):
     usage = [800.0] * 6 + [100.0] * 6            # p99 -> 10 replicas, then 1.25
-    env = ClusterAutoscalingEnv(p99_demand_replicas=10.0, traces=write_trace(tmp_path / "vm1.csv", usage), random_start=False,
-                                episode_days=None, initial_replicas=10, provisioning_delay_s=0)
+    env = ClusterAutoscalingEnv(p99_demand_replicas=10.0, traces=write_trace(tmp_path / "vm1.csv", usage),
+                                random_start=False, episode_days=None, initial_replicas=10, provisioning_delay_s=0)
     infos = play(env, Hpa())
     desired = [i["desired_replicas"] for i in infos[1:]]
     assert desired[1] == math.ceil(10 / 0.7)      # first decision sees 10 replicas of demand at 10 ready

@@ -59,8 +59,9 @@ def _demand_steps(env):
 def test_violation_and_cost_accounting(tmp_path):
     # 12 windows: low load, then a jump to 8x; p99 scaling makes the jump ~10 replicas
     usage = [100.0] * 6 + [800.0] * 6
-    env = ClusterAutoscalingEnv(p99_demand_replicas=10.0, traces=write_trace(tmp_path / "vm1.csv", usage), trace_order="sequential",
-                                random_start=False, episode_days=None, step_s=60, provisioning_delay_s=180,
+    env = ClusterAutoscalingEnv(p99_demand_replicas=10.0, traces=write_trace(tmp_path / "vm1.csv", usage),
+                                trace_order="sequential", random_start=False, episode_days=None, step_s=60,
+                                provisioning_delay_s=180,
                                 initial_replicas=2, violation_minute_cost=2.5)
     d = _demand_steps(env)
     assert len(d) == 60 and np.all(d[:30] == d[0]) and np.all(d[30:] == d[30])
@@ -99,8 +100,8 @@ def test_violation_and_cost_accounting(tmp_path):
 
 
 def test_provisioning_replicas_are_not_billed_when_configured(tmp_path):
-    env = ClusterAutoscalingEnv(p99_demand_replicas=10.0, traces=write_trace(tmp_path / "vm2.csv", [100.0] * 4), random_start=False,
-                                episode_days=None, bill_provisioning=False, initial_replicas=1)
+    env = ClusterAutoscalingEnv(p99_demand_replicas=10.0, traces=write_trace(tmp_path / "vm2.csv", [100.0] * 4),
+                                random_start=False, episode_days=None, bill_provisioning=False, initial_replicas=1)
     env.reset(seed=0)
     _, _, _, _, info = env.step(env.action_for(5))
     assert info["reward_components"]["replica_hours"] == pytest.approx(1 / 60)
@@ -108,8 +109,9 @@ def test_provisioning_replicas_are_not_billed_when_configured(tmp_path):
 
 
 def test_delta_actions_stay_within_bounds(tmp_path):
-    env = ClusterAutoscalingEnv(p99_demand_replicas=10.0, traces=write_trace(tmp_path / "vm3.csv", [100.0] * 4), random_start=False,
-                                episode_days=None, action_mode="delta", min_replicas=2, max_replicas=9,
+    env = ClusterAutoscalingEnv(p99_demand_replicas=10.0, traces=write_trace(tmp_path / "vm3.csv", [100.0] * 4),
+                                random_start=False, episode_days=None, action_mode="delta", min_replicas=2,
+                                max_replicas=9,
                                 initial_replicas=3)
     env.reset(seed=0)
     deltas = list(env.config.scale_deltas)

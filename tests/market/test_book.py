@@ -5,7 +5,7 @@ import pytest
 
 from feedbackgym.envs.market import layout as L
 from feedbackgym.envs.market.auction import indicative, uncross
-from feedbackgym.envs.market.book import book_clear, cancel, rest, submit
+from feedbackgym.envs.market.book import book_clear, cancel, submit
 
 
 class Book:

@@ -92,6 +92,6 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="episodes"):
         pretrain(model, ENV_ID, ENV_KWARGS, baseline="bb", episodes=0)
     with pytest.raises(ValueError, match="observations"):
-        pretrain(model, ENV_ID, {**ENV_KWARGS, "video": {"bitrates_kbps": [300, 750, 1200, 1850, 2850, 4300, 6000, 8000, 10000],
-                                                          "chunk_s": 4.0, "chunks": 48}},
-                 baseline="bb", episodes=2)
+        nine_levels = {"bitrates_kbps": [300, 750, 1200, 1850, 2850, 4300, 6000, 8000, 10000],
+                       "chunk_s": 4.0, "chunks": 48}
+        pretrain(model, ENV_ID, {**ENV_KWARGS, "video": nine_levels}, baseline="bb", episodes=2)

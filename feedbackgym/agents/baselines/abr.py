@@ -28,7 +28,7 @@ RTT included; ``* 8000`` turns it into kbps for comparing with the ladder.
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -391,7 +391,8 @@ def _search(ctx, time_grid_ms: float, buffer_grid_ms: float, prune: bool, lower_
         delays.append(float(delay[idx]))
         buffers.append(float(buf[idx]))
         idx = int(parent[idx])
-    levels.reverse(), rewards.reverse(), delays.reverse(), buffers.reverse()
+    for seq in (levels, rewards, delays, buffers):
+        seq.reverse()
     total = 0.0
     for x in rewards:
         total += x
@@ -426,10 +427,12 @@ def plan_episode(env, time_grid_ms: float = 50.0, buffer_grid_ms: float = 50.0, 
     coarse = None
     if coarse_grid_ms is not None and prune and (coarse_grid_ms > time_grid_ms or coarse_grid_ms > buffer_grid_ms):
         coarse = _search(ctx, max(coarse_grid_ms, time_grid_ms), max(coarse_grid_ms, buffer_grid_ms), prune, lb)
-        lb = coarse.total_reward
+        lb = coarse.total_reward if coarse is not None else lb
     plan = _search(ctx, time_grid_ms, buffer_grid_ms, prune, lb)
     if plan is None or (coarse is not None and coarse.total_reward > plan.total_reward):
         plan = coarse
+    if plan is None:
+        raise RuntimeError("OfflineOptimal: the search found no schedule")
     plan.seconds = time.perf_counter() - t_start
     return plan
 
@@ -478,9 +481,14 @@ class OfflineOptimal:
                                  coarse_grid_ms=self.coarse_grid_ms)
         self._step = 0
 
+    def _planned(self) -> Plan:
+        if self.plan is None:
+            raise RuntimeError("OfflineOptimal: act() before reset()")
+        return self.plan
+
     def _check(self, info) -> None:
         i = self._step - 1
-        p = self.plan
+        p = self._planned()
         got = (int(info["level"]), float(info["delay_ms"]), float(info["buffer_s"]))
         want = (p.levels[i], p.delay_ms[i], p.buffer_ms[i] / 1000.0)
         if got != want:
@@ -490,9 +498,10 @@ class OfflineOptimal:
     def act(self, obs, info) -> int:
         if self.verify and self._step > 0:
             self._check(info)
-        if self._step >= len(self.plan.levels):
+        levels = self._planned().levels
+        if self._step >= len(levels):
             raise RuntimeError("OfflineOptimal: the episode is longer than planned")
-        a = self.plan.levels[self._step]
+        a = levels[self._step]
         self._step += 1
         return a
 

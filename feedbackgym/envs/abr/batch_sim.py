@@ -11,6 +11,8 @@ same interval.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .traces import Trace, TraceSet, pack_trace
@@ -130,7 +132,7 @@ class BatchedSessions:
         self.chunk_ms = video.chunk_s * 1000.0
         self.sleep_quantum_ms = sleep_quantum_ms
         self.sizes = video.chunk_bytes.astype(np.float64)
-        self.pool = None
+        self.pool: Any = None  # a TraceSet or a SlotPool, set by set_pool
         self.k = np.zeros(n, dtype=np.int64)
         self.j = np.zeros(n, dtype=np.int64)
         self.t_s = np.zeros(n)

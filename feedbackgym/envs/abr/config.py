@@ -10,7 +10,8 @@ from ...config import boolean, interval, number, one_of, param, validate
 
 def _traces(name, v):
     if not isinstance(v, str) or not v:
-        raise ValueError(f"{name}: expected 'train', 'fcc_test', 'synthetic' or a path to a trace file/folder, got {v!r}")
+        raise ValueError(f"{name}: expected 'train', 'fcc_test', 'synthetic' or a path to a trace file/folder, "
+                         f"got {v!r}")
     return v
 
 
@@ -45,7 +46,8 @@ class AbrConfig:
     """Every knob of the ABR env. Defaults give a training env over the bundled training traces."""
 
     mode: str = param("default", "'pensieve' reproduces Pensieve's simulator (48 chunks, first chunk at "
-                      "first_level, RTT off the link clock); 'default' fixes those quirks", one_of("default", "pensieve"))
+                      "first_level, RTT off the link clock); 'default' fixes those quirks",
+                      one_of("default", "pensieve"))
     traces: str = param("train", "'train' (train_127), 'fcc_test' (fcc_test_290), 'synthetic', or a path to a "
                         "trace file or folder", _traces)
     trace_format: str = param("auto", "format of trace files: auto, two_column, mahimahi, sabre_json",
@@ -61,8 +63,10 @@ class AbrConfig:
     video: Any = param("envivio", "'envivio' (EnvivioDash3, 6 levels x 49 chunks), a JSON file, a folder of "
                        "video_size_<level> files, or {bitrates_kbps, chunk_s, chunk_bytes|chunks}", _video)
     rtt_ms: float = param(80.0, "round-trip time added to every chunk's delay, ms", number(0.0, 10000.0))
-    buffer_cap_s: float = param(60.0, "the player sleeps while its buffer exceeds this, s", number(0.0, 3600.0, lo_open=True))
-    sleep_quantum_ms: float = param(500.0, "the player sleeps in multiples of this, ms", number(0.0, 60000.0, lo_open=True))
+    buffer_cap_s: float = param(60.0, "the player sleeps while its buffer exceeds this, s",
+                                number(0.0, 3600.0, lo_open=True))
+    sleep_quantum_ms: float = param(500.0, "the player sleeps in multiples of this, ms",
+                                    number(0.0, 60000.0, lo_open=True))
     first_level: int = param(1, "pensieve mode: level of the first chunk, played before the agent acts",
                              number(0, 1000, integer=True))
     observation_layout: str = param("flat", "'flat': Pensieve's 6 x max(8, L) state as a row-major vector (what "

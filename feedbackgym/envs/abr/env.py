@@ -101,7 +101,8 @@ class AbrStreamingEnv(gym.Env):
 
     def __init__(self, config: AbrConfig | dict | None = None, render_mode: str | None = None, **overrides):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode: expected one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+            raise ValueError(f"render_mode: expected one of {self.metadata['render_modes']} or None, "
+                             f"got {render_mode!r}")
         self.render_mode = render_mode
         base = config if isinstance(config, AbrConfig) else override(AbrConfig(), config)
         self._configure(build(override(base, overrides)))
@@ -137,7 +138,10 @@ class AbrStreamingEnv(gym.Env):
         return None if self.setup.traces is None else len(self.setup.traces)
 
     def trace_name(self, k: int) -> str:
-        return self.setup.traces.names[k]
+        traces = self.setup.traces
+        if traces is None:
+            raise ValueError("trace_name: traces='synthetic' has no trace set")
+        return traces.names[k]
 
     # ------------------------------------------------------------------------------- reset
 
@@ -165,14 +169,14 @@ class AbrStreamingEnv(gym.Env):
         ep = draw_episode(self.setup, self.np_random, trace_index, self._next_trace)
         if ep.k >= 0:
             self._next_trace = ep.k + 1
-        tl = TraceSet.from_traces([ep.trace]).lists[0] if ep.trace is not None else self.setup.traces.lists[ep.k]
+        tl = TraceSet.from_traces([ep.trace]).lists[0] if ep.trace is not None else _traces(self.setup).lists[ep.k]
         self.session.start(tl, ep.row, ep.t0_s, ep.rtt_ms, ep.buffer_cap_s * 1000.0,
                            None if ep.noise is None else ep.noise.tolist())
         self._trace_index = ep.k
         self._obs.fill(0.0)
         self._reward_sum = self._bitrate_sum = self._rebuffer_s = self._startup_s = 0.0
         self._switches = self._steps = 0
-        self._history = []  # (level, buffer_s, stalled) per chunk, kept for rgb_array rendering only
+        self._history: list = []  # (level, buffer_s, stalled) per chunk, kept for rgb_array rendering only
         self._done = False
         info = {"trace_name": ep.name, "start_row": ep.row, "rtt_ms": ep.rtt_ms, "buffer_cap_s": ep.buffer_cap_s}
         if self.setup.pensieve:  # Pensieve's test loop fetches chunk 0 at 750 kbps before deciding
@@ -329,6 +333,13 @@ class Episode(NamedTuple):
     name: str
 
 
+def _traces(setup: AbrSetup) -> TraceSet:
+    """The setup's trace set; only synthetic setups have none, and they never ask for it."""
+    if setup.traces is None:
+        raise RuntimeError("traces='synthetic' has no trace set")
+    return setup.traces
+
+
 def draw_episode(setup: AbrSetup, rng: np.random.Generator, trace_index, next_trace: int) -> Episode:
     """Draw an episode's trace, start row, noise and link parameters, in a fixed order.
 
@@ -343,7 +354,7 @@ def draw_episode(setup: AbrSetup, rng: np.random.Generator, trace_index, next_tr
         cap_s = cfg.buffer_cap_s if cap_s is None else cap_s
         k, name, n_rows = -1, trace.name, len(trace.time_s)
     else:
-        ts, trace = setup.traces, None
+        ts, trace = _traces(setup), None
         if trace_index is not None:
             k = check_trace_index(setup, trace_index)
         elif cfg.trace_order == "sequential":
@@ -352,7 +363,7 @@ def draw_episode(setup: AbrSetup, rng: np.random.Generator, trace_index, next_tr
             k = int(rng.integers(len(ts)))
         rtt_ms, cap_s, name, n_rows = cfg.rtt_ms, cfg.buffer_cap_s, ts.names[k], int(ts.n_rows[k])
     row = int(rng.integers(1, n_rows)) if cfg.random_start else 1
-    t0 = float(trace.time_s[row - 1]) if trace is not None else setup.traces.row_time(k, row - 1)
+    t0 = float(trace.time_s[row - 1]) if trace is not None else _traces(setup).row_time(k, row - 1)
     noise = None
     if cfg.delay_noise is not None:
         noise = rng.uniform(cfg.delay_noise[0], cfg.delay_noise[1], size=setup.chunks_total)

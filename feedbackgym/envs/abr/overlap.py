@@ -11,7 +11,7 @@ consecutive intervals with equal durations and throughputs. Windows whose throug
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 

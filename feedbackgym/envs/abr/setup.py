@@ -6,12 +6,14 @@ Shared by the single env and its vectorised twin so both interpret a config iden
 from __future__ import annotations
 
 import functools
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
 from gymnasium import spaces
 
 from ...reward import resolve
+from ...reward.registry import RewardFn
 from ...reward.abr import ABR_COMPONENTS
 from .config import AbrConfig
 from .synthetic import SyntheticSpec
@@ -36,7 +38,7 @@ class AbrSetup:
     traces: TraceSet | None          # None when traces are synthetic
     synthetic: SyntheticSpec | None
     components: tuple[str, ...]
-    reward_fn: object
+    reward_fn: RewardFn
     chunks_total: int                # chunks per episode (48 in pensieve mode for EnvivioDash3)
     bitrate_mbps: np.ndarray         # (L,)
     log_quality: np.ndarray          # (L,)
@@ -62,7 +64,7 @@ OBS_ROW_HIGH = 1e6
 
 
 def _obs_space(cols: int, layout: str) -> spaces.Box:
-    high = np.full((6, cols), OBS_ROW_HIGH, dtype=np.float32)
+    high: np.ndarray = np.full((6, cols), OBS_ROW_HIGH, dtype=np.float32)
     high[0] = high[5] = 1.0
     if layout == "flat":
         high = high.reshape(-1)
@@ -121,15 +123,17 @@ def build(cfg: AbrConfig) -> AbrSetup:
 def check_trace_index(setup: AbrSetup, k) -> int:
     n = 0 if setup.traces is None else len(setup.traces)
     if setup.traces is None:
-        raise ValueError("reset option 'trace_index' needs a trace set; traces='synthetic' draws a new trace per episode")
+        raise ValueError("reset option 'trace_index' needs a trace set; traces='synthetic' draws a new trace "
+                         "per episode")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < n:
         raise ValueError(f"reset option 'trace_index': expected an integer in [0, {n - 1}], got {k!r}")
     return int(k)
 
 
-def episode_metrics(setup: AbrSetup, steps: int, reward_sum: float, bitrate_sum: float, rebuffer_s: float,
-                    switches: int, startup_s: float, trace_index: int) -> dict:
-    """The field's KPIs for one finished episode (chunks the agent chose)."""
+def episode_metrics(setup: AbrSetup, steps: Any, reward_sum: Any, bitrate_sum: Any, rebuffer_s: Any,
+                    switches: Any, startup_s: Any, trace_index: Any) -> dict:
+    """The field's KPIs for one finished episode (chunks the agent chose); numbers, or arrays of
+    many episodes (the vector twin)."""
     played_s = steps * setup.video.chunk_s
     return {
         "qoe_per_chunk": reward_sum / steps,
@@ -143,7 +147,8 @@ def episode_metrics(setup: AbrSetup, steps: int, reward_sum: float, bitrate_sum:
     }
 
 
-def components_batch(setup: AbrSetup, level: np.ndarray, prev_level: np.ndarray, first_chunk, rebuf_ms: np.ndarray) -> dict:
+def components_batch(setup: AbrSetup, level: np.ndarray, prev_level: np.ndarray, first_chunk,
+                     rebuf_ms: np.ndarray) -> dict:
     """Reward components of many chunks at once (the batched twin of ``AbrStreamingEnv.step``'s).
 
     ``prev_level`` is the previous chunk's level, or ``level`` itself where there is none (no

@@ -77,7 +77,7 @@ class Session:
         self.chunk_ms = video.chunk_s * 1000.0
         self.sleep_quantum_ms = sleep_quantum_ms
         self._sizes = video.chunk_bytes.tolist()
-        self.tl = None
+        self.tl: TraceLists | None = None
 
     def start(self, tl: TraceLists, start_row: int, t0_s: float, rtt_ms: float, buffer_cap_ms: float,
               noise: list | None = None) -> None:
@@ -92,6 +92,8 @@ class Session:
     def download(self, level: int) -> tuple[float, float, float, int]:
         """Download the next chunk at ``level``; returns ``(delay_ms, rebuffer_ms, sleep_ms, bytes)``."""
         tl = self.tl
+        if tl is None:
+            raise RuntimeError("Session.download() called before start()")
         size = self._sizes[level][self.chunk]
         transfer_s, self.j, self.t_s = transfer(tl, self.j, self.t_s, size)
         delay_ms = transfer_s * 1000.0 + self.rtt_ms

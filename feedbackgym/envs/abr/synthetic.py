@@ -41,7 +41,7 @@ class SyntheticSpec:
     buffer_cap_s: tuple | None = None  # None: the env's buffer_cap_s
 
     @classmethod
-    def from_dict(cls, d: dict | None, where: str = "AbrConfig.synthetic") -> "SyntheticSpec":
+    def from_dict(cls, d: dict | None, where: str = "AbrConfig.synthetic") -> SyntheticSpec:
         d = dict(d or {})
         known = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(known))
@@ -51,12 +51,14 @@ class SyntheticSpec:
             "bandwidth_mbps": interval(1e-3, 1e5), "change_interval_s": interval(1e-3, 1e5),
             "n_states": number(1, 1000, integer=True), "jump_prob": number(0, 1),
             "noise_sigma": number(0, 5), "row_s": number(1e-3, 1e4, lo_open=False),
-            "duration_s": number(1e-3, 1e6), "rtt_ms": interval(0, 1e5, allow_none=True), "buffer_cap_s": interval(1e-3, 1e5, allow_none=True),
+            "duration_s": number(1e-3, 1e6), "rtt_ms": interval(0, 1e5, allow_none=True),
+            "buffer_cap_s": interval(1e-3, 1e5, allow_none=True),
         }
         out = {k: checks[k](f"{where}.{k}", v) for k, v in d.items()}
         spec = cls(**out)
         if spec.duration_s < 2 * spec.row_s:
-            raise ValueError(f"{where}.duration_s: must span at least 2 rows of row_s={spec.row_s}, got {spec.duration_s}")
+            raise ValueError(f"{where}.duration_s: must span at least 2 rows of row_s={spec.row_s}, "
+                             f"got {spec.duration_s}")
         return spec
 
     @property

@@ -35,7 +35,7 @@ import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -99,10 +99,6 @@ class Trace:
     name: str
     time_s: np.ndarray
     throughput_mbps: np.ndarray
-
-    @property
-    def duration_s(self) -> float:
-        return float(self.time_s[-1])
 
     @property
     def mean_throughput_mbps(self) -> float:
@@ -449,7 +445,7 @@ class TraceSet:
         return len(self.names)
 
     @classmethod
-    def from_traces(cls, traces: Sequence[Trace]) -> "TraceSet":
+    def from_traces(cls, traces: Sequence[Trace]) -> TraceSet:
         if len(traces) == 0:
             raise ValueError("a trace set needs at least one trace")
         packed = [pack_trace(tr) for tr in traces]
@@ -479,12 +475,6 @@ class TraceSet:
     def row_time(self, k: int, row: int) -> float:
         """Clock time of row ``row`` of trace ``k``."""
         return float(self.row_time_s[self.offsets[k] + k + row])
-
-    def trace(self, k: int) -> Trace:
-        a, n = self.offsets[k] + k, self.n_rows[k]
-        t = self.row_time_s[a:a + n]
-        thr = self.seg_rate_bps[self.offsets[k]:self.offsets[k + 1]] / PAYLOAD_FRACTION * 8.0 / 1e6
-        return Trace(self.names[k], t, np.concatenate(([thr[0]], thr)))
 
 
 def pack_trace(trace: Trace) -> dict:

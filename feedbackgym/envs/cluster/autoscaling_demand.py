@@ -7,9 +7,10 @@ multiplies by the episode's service size (``p99_demand_replicas``) to get replic
 window's demand is held for every control step inside it (the traces have no finer resolution).
 
 All traces are concatenated into one array, each preceded by ``pad`` steps back-filled with its
-first value (and followed by one step repeating its last), so that every observation feature (lags, last hour's maximum, the same time
-yesterday and last week) is a plain index with no bounds checks. Features before a trace begins
-therefore read its first value; the genuine history is what :meth:`DemandSet.history` returns.
+first value (and followed by one step repeating its last), so that every observation feature (lags,
+last hour's maximum, the same time yesterday and last week) is a plain index with no bounds checks.
+Features before a trace begins therefore read its first value; the genuine history is what
+:meth:`DemandSet.history` returns.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from gymnasium import spaces
 
 from ...config import override, to_dict
 from ...reward import linear, resolve
+from ...reward.registry import RewardFn
 from .autoscaling_config import AutoscalingConfig
 from .autoscaling_demand import LAGS, DemandSet, demand_set
 from .autoscaling_sim import COMPONENTS, TOTALS, Service, episode_metrics, step_components
@@ -38,7 +39,7 @@ class AutoscalingSetup:
 
     config: AutoscalingConfig
     demand: DemandSet
-    reward_fn: object
+    reward_fn: RewardFn
     delay_steps: int
     step_h: float
     step_min: float
@@ -220,7 +221,8 @@ class ClusterAutoscalingEnv(gym.Env):
 
     def __init__(self, config: AutoscalingConfig | dict | None = None, render_mode: str | None = None, **overrides):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode: expected one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+            raise ValueError(f"render_mode: expected one of {self.metadata['render_modes']} or None, "
+                             f"got {render_mode!r}")
         self.render_mode = render_mode
         base = config if isinstance(config, AutoscalingConfig) else override(AutoscalingConfig(), config)
         self._configure(build(override(base, overrides)))
@@ -251,7 +253,7 @@ class ClusterAutoscalingEnv(gym.Env):
             return desired - cfg.min_replicas
         current = self.service.desired
         last = float(s.demand.demand[self._base + self._t - 1]) * self._size
-        reached = [s.desired_for_action(a, current, last) for a in range(self.action_space.n)]
+        reached = [s.desired_for_action(a, current, last) for a in range(self.setup.action_space.n)]
         return int(np.argmin(np.abs(np.asarray(reached) - desired)))
 
     def history_demand(self, max_days: float = 14.0) -> np.ndarray:
@@ -334,7 +336,8 @@ class ClusterAutoscalingEnv(gym.Env):
             try:
                 reward = float(reward)
             except (TypeError, ValueError):
-                raise ValueError(f"reward function {self.setup.reward_fn!r} returned {reward!r}; expected a number") from None
+                raise ValueError(f"reward function {self.setup.reward_fn!r} returned {reward!r}; "
+                                 "expected a number") from None
             if not math.isfinite(reward):
                 raise ValueError(f"reward function {self.setup.reward_fn!r} returned {reward!r} for components {c}")
         tot = self._totals

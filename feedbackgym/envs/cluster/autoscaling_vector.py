@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -210,10 +212,10 @@ class ClusterAutoscalingVectorEnv(VectorEnv):
         c = step_components_batch(demand, ready, billed, desired, previous, setup.step_h, setup.step_min,
                                   cfg.violation_minute_cost)
         if self._weights is not None:
-            reward = 0.0
+            total: Any = 0.0
             for key, w in self._weights:
-                reward = reward + w * c[key]
-            reward = np.broadcast_to(reward, (len(a),)).astype(np.float64)
+                total = total + w * c[key]
+            reward = np.broadcast_to(total, (len(a),)).astype(np.float64)
         else:
             reward = np.asarray(setup.reward_fn(c), dtype=np.float64)
             if reward.shape != a.shape or not np.all(np.isfinite(reward)):

@@ -212,33 +212,49 @@ def submit(od, lv, free, ist, fills, side, price, qty, owner, kind):
     elif price < 0 or price >= NL:
         return -1
     if not halted:
-        if side > 0:
-            cap = price if price < ist[I_BAND_HI] else ist[I_BAND_HI]
-            while qty > 0 and ist[I_BA] <= cap and ist[I_NFILL] + 2 <= MAXF:
-                p = ist[I_BA]
-                qty -= take_head(od, lv, free, ist, fills, -1, p, qty, owner, 1, p)
-        else:
-            floor = price if price > ist[I_BAND_LO] else ist[I_BAND_LO]
-            while qty > 0 and ist[I_BB] >= floor and ist[I_NFILL] + 2 <= MAXF:
-                p = ist[I_BB]
-                qty -= take_head(od, lv, free, ist, fills, 1, p, qty, owner, -1, p)
+        qty = _match(od, lv, free, ist, fills, side, price, qty, owner)
     if qty <= 0 or kind == IOC:
         return -1
+    rests, price = _resting_price(ist, side, price, kind, halted)
+    if not rests:
+        return -1
+    return rest(od, lv, free, ist, side, price, qty, owner)
+
+
+@njit(cache=True)
+def _match(od, lv, free, ist, fills, side, price, qty, owner):
+    """Match an incoming order against the opposite side up to ``price`` (within the price band);
+    returns the quantity left."""
+    if side > 0:
+        cap = price if price < ist[I_BAND_HI] else ist[I_BAND_HI]
+        while qty > 0 and ist[I_BA] <= cap and ist[I_NFILL] + 2 <= MAXF:
+            p = ist[I_BA]
+            qty -= take_head(od, lv, free, ist, fills, -1, p, qty, owner, 1, p)
+    else:
+        floor = price if price > ist[I_BAND_LO] else ist[I_BAND_LO]
+        while qty > 0 and ist[I_BB] >= floor and ist[I_NFILL] + 2 <= MAXF:
+            p = ist[I_BB]
+            qty -= take_head(od, lv, free, ist, fills, 1, p, qty, owner, -1, p)
+    return qty
+
+
+@njit(cache=True)
+def _resting_price(ist, side, price, kind, halted):
+    """Where the unfilled rest of an order rests: ``(False, price)`` if it is dropped."""
     if kind == MARKET:  # unfilled rest of a market order: rests at the band, or is dropped
         if side > 0:
             if ist[I_BAND_HI] >= NL:
-                return -1
-            price = ist[I_BAND_HI]
-        else:
-            if ist[I_BAND_LO] < 0:
-                return -1
-            price = ist[I_BAND_LO]
-    elif not halted:
+                return False, price
+            return True, ist[I_BAND_HI]
+        if ist[I_BAND_LO] < 0:
+            return False, price
+        return True, ist[I_BAND_LO]
+    if not halted:
         if side > 0 and price > ist[I_BAND_HI]:
-            price = ist[I_BAND_HI]
-        elif side < 0 and price < ist[I_BAND_LO]:
-            price = ist[I_BAND_LO]
-    return rest(od, lv, free, ist, side, price, qty, owner)
+            return True, ist[I_BAND_HI]
+        if side < 0 and price < ist[I_BAND_LO]:
+            return True, ist[I_BAND_LO]
+    return True, price
 
 
 @njit(cache=True)

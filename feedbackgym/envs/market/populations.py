@@ -55,7 +55,8 @@ from .layout import (F_ACT0, F_ACTIVITY, F_BAND_PCT, F_EV_CROSS, F_EV_PREV_DM,
                      T_SELLER, T_STOP, TR_A, TR_B)
 from .params_layout import (P_ACT_FB, P_ACT_VOL, P_BAND, P_BAND_DOUBLE, P_BAND_MAX, P_BAND_MIN,
                             P_BAND_STEP, P_DEEP_CAP, P_DEEP_DISC, P_DEEP_RATE, P_FUND_CAP,
-                            P_FUND_JUMP_BPS, P_FUND_JUMP_RATE, P_FUND_RATE, P_FUND_THR, P_FUND_VOL, P_INTRADAY_U, P_HALT, P_MK_CAP, P_MK_DUMP,
+                            P_FUND_JUMP_BPS, P_FUND_JUMP_RATE, P_FUND_RATE, P_FUND_THR, P_FUND_VOL, P_INTRADAY_U,
+                            P_HALT, P_MK_CAP, P_MK_DUMP,
                             P_MK_HALF, P_MK_LEAN, P_MK_LEVELS, P_MK_PULL, P_MK_REFRESH, P_MK_SIZE, P_MK_WIDEN,
                             P_MOM_LOOKBACK, P_MOM_MAXPOS, P_MOM_RATE, P_MOM_THR, P_N_DEEP,
                             P_N_FUND, P_N_MAKERS, P_N_MOM, P_NEWS_DROP, P_NEWS_T, P_NOISE_DEPTH, P_NOISE_WITHDRAW,
@@ -429,8 +430,9 @@ def _track_event_mid(ist, fst):
     fst[F_EV_PREV_DM] = dm
 
 
+# C901: kept as one jitted hot loop (a simulated second); splitting it passes ~20 arrays through each call
 @njit(cache=True)
-def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, action):
+def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, action):  # noqa: C901
     """Advance one market by one second under the regulator's ``action``."""
     t = ist[I_T]
     ist[I_VOL] = 0

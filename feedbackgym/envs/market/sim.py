@@ -318,7 +318,7 @@ class MarketBatch:
         if not self._ready.all():
             raise RuntimeError("MarketBatch.step called before reset")
         if self._uniform_tables():
-            step_batch(*self._arrays(), a)
+            step_batch(*self._arrays(), a)  # type: ignore[call-arg]  # numba Dispatcher stub: no *args
         else:  # tables of different sizes: one call per market on its own slice
             from .populations import step_market
             for e, p in enumerate(self.params_list):
@@ -327,7 +327,7 @@ class MarketBatch:
                 arrs[11] = self.dv[e][:, :p.n_deep_value]
                 arrs[12] = self.mo[e][:, :p.n_momentum]
                 arrs[13] = self.st[e][:, :p.stop_orders]
-                step_market(*arrs, int(a[e]))
+                step_market(*arrs, int(a[e]))  # type: ignore[call-arg]  # as above
 
 
 def _step_batch(*args):
@@ -414,7 +414,7 @@ class MarketSim:
         keys = ("mid", "best_bid", "best_ask", "spread_ticks", "volume", "buy_volume", "sell_volume",
                 "depth_bid_near", "depth_ask_near", "halted", "fundamental", "maker_net_inventory",
                 "maker_volume", "seller_executed_qty", "last_price", "book_events")
-        out = {k: np.empty(n_s) for k in keys}
+        out: dict[str, np.ndarray] = {k: np.empty(n_s) for k in keys}
         for k in range(n_s):
             self.step(action)
             for key in keys:

@@ -98,7 +98,8 @@ def stylized_facts(mid: np.ndarray, volume: np.ndarray, event_ac1: float = math.
     mid = np.asarray(mid, dtype=np.float64)
     volume = np.asarray(volume, dtype=np.float64)
     if mid.ndim != 1 or volume.shape != mid.shape:
-        raise ValueError(f"stylized_facts: expected 1-d mid and volume of equal length, got {mid.shape} and {volume.shape}")
+        raise ValueError(f"stylized_facts: expected 1-d mid and volume of equal length, "
+                         f"got {mid.shape} and {volume.shape}")
     if len(mid) < 3600:
         raise ValueError(f"stylized_facts: expected at least 3600 one-second samples, got {len(mid)}")
     if not np.all(np.isfinite(mid)) or np.any(mid <= 0):

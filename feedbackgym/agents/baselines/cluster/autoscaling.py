@@ -155,7 +155,7 @@ class Predictive(Hpa):
         self.hist_t = list(t_now - self.step_s * np.arange(len(hist), 0, -1))
         self.lead_s = float(self.env.config.provisioning_delay_s)
         self.next_refresh = t_now
-        self.profile = None          # forecast load per UTC hour of day, valid until forecast_until
+        self.profile: np.ndarray | None = None  # forecast load per UTC hour of day, valid until forecast_until
         self.forecast_until = -math.inf
 
     def _refresh(self, t_now: float) -> None:
