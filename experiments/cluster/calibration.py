@@ -76,7 +76,8 @@ def main(argv=None):
                                              "oom_per_task_day": e["oom_per_task_day"]} for e in r.episodes}
                 results.setdefault(set_name, {}).setdefault(model, {})[pol] = row
                 print(f"{set_name:8s} {model:8s} {pol:18s} slack {row['memory_slack_mean']:.3f} "
-                      f"oom/task-day {row['oom_per_task_day']:.4f} changes p99 {row['limit_changes_per_day_p99_pooled']:.1f} "
+                      f"oom/task-day {row['oom_per_task_day']:.4f} "
+                      f"changes p99 {row['limit_changes_per_day_p99_pooled']:.1f} "
                       f"[{time.time() - t:.0f} s]", flush=True)
                 atomic_write(path, json.dumps(results, indent=1, allow_nan=True) + "\n")
     atomic_write(out / "calibration.md", render(results))
@@ -97,7 +98,8 @@ def render(results) -> str:
             for m in ("simple", "default"):
                 if m in results.get(s, {}):
                     row = results[s][m].get(pol)
-                    cells.append("-" if row is None else f"{row['memory_slack_mean']:.2f} @ {row['oom_per_task_day']:.4g}"
+                    cells.append("-" if row is None else
+                                 f"{row['memory_slack_mean']:.2f} @ {row['oom_per_task_day']:.4g}"
                                  f" (p99 {row['limit_changes_per_day_p99_pooled']:.0f}/day)")
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "`full`: the 30 shared VMs, whole month (published files); `bundled`: the same VMs, first 14 "

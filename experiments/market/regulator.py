@@ -185,7 +185,8 @@ def report() -> None:
     for agent in (p for p in order if p not in RULES):
         a, b = summary["policies"][agent]["overall"], summary["policies"][best_rule]["overall"]
         news_a = summary["policies"][agent]["by_setting"]["news"]["n_halts"]
-        news_l = summary["policies"]["luld"]["by_setting"]["news"]["n_halts"] if "luld" in summary["policies"] else math.nan
+        luld = summary["policies"].get("luld")
+        news_l = luld["by_setting"]["news"]["n_halts"] if luld is not None else math.nan
         verdicts[agent] = {
             "loss_reduction_vs_best_rule": 1.0 - a["composite_loss"] / b["composite_loss"],
             "halted_s_agent": a["halted_s"], "halted_s_best_rule": b["halted_s"],

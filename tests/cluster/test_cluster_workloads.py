@@ -2,7 +2,6 @@
 
 import gzip
 import hashlib
-import json
 import warnings
 
 import numpy as np
@@ -52,9 +51,11 @@ def test_folder_sorted_by_vm_number_and_gz(tmp_path):
 
 
 @pytest.mark.parametrize("rows, match", [
-    ([_row(1000), "1300;\t2;\t5200;\tabc;\t1;\t4194304;\t1;\t0;\t0;\t0;\t0"], r"line 3, column 4 \(CPU usage \[MHZ\]\): expected a number, got 'abc'"),
+    ([_row(1000), "1300;\t2;\t5200;\tabc;\t1;\t4194304;\t1;\t0;\t0;\t0;\t0"],
+     r"line 3, column 4 \(CPU usage \[MHZ\]\): expected a number, got 'abc'"),
     ([_row(1000), _row(1000)], r"line 3, column 1 \(Timestamp \[ms\]\): timestamps must increase"),
-    ([_row(1000), _row(1300, mem_used=-5.0)], r"line 3, column 7 \(Memory usage \[KB\]\): expected a non-negative number"),
+    ([_row(1000), _row(1300, mem_used=-5.0)],
+     r"line 3, column 7 \(Memory usage \[KB\]\): expected a non-negative number"),
     ([_row(1000), _row(1300, mem_cap=0.0)], r"line 3, column 6 .*positive provisioned capacity"),
     ([_row(1000), "1300;\t2;\t5200"], r"line 3: expected 11 ';'-separated columns, got 3"),
     ([_row(1000), _row(1300, used=float("nan"))], r"line 3, column 4 .*finite"),

@@ -9,7 +9,8 @@ from feedbackgym.envs.market.vector import FlashCrashRegulatorVectorEnv
 from tests.market.standin_sim import StandInSim
 
 SHORT = {"market": {"length_s": 60, "seller_start_s": 20}, "stress_s": 30}
-VARIANTS = [{}, {"scenario": "news", "decision_s": 7, "news_drop_range": [1.0, 6.0], "market": {"length_s": 60, "news_time_s": 20}},
+VARIANTS = [{}, {"scenario": "news", "decision_s": 7, "news_drop_range": [1.0, 6.0],
+                 "market": {"length_s": 60, "news_time_s": 20}},
             {"scenario_mix": ["flash_crash", "news", "calm"], "seller_size_range": [1000, 8000],
              "reward": "market_liquidity"},
             {"reward": lambda c: -c["dislocation_pct"] ** 2}]   # a non-linear reward: no batched fast path

@@ -9,13 +9,15 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
 from ...reward import list_rewards, register_reward, resolve
+from ...reward.registry import RewardFn
 from .config import RightsizingConfig
-from .sim import (BUCKETS, EDGE_VALUES, HALF_LIVES, LOG2_HIGH, LOG2_LOW, QUANTILES, JobTable, RightsizingCore,
+from .sim import (EDGE_VALUES, HALF_LIVES, LOG2_HIGH, LOG2_LOW, QUANTILES, JobTable, RightsizingCore,
                   build_table, log2_edges)
 from .workloads import WINDOWS_PER_DAY, load_workloads
 
@@ -91,7 +93,7 @@ OBS_BOUND = 64.0
 class Setup:
     config: RightsizingConfig
     table: JobTable
-    reward_fn: object
+    reward_fn: RewardFn
     weights: tuple | None
     max_windows: int
     max_days: int
@@ -165,7 +167,7 @@ class Engine:
         self._long_f = np.asarray(MEMORY_LONG_FACTORS)[None, :]
         self._cpu_f = np.asarray(CPU_RECENT_FACTORS)[None, :]
         self._obs = np.zeros((n, OBS_DIM), dtype=np.float32)
-        self._stats = None
+        self._stats: Any = None  # int64 array of per-slot statistics, allocated on first use
 
     # --------------------------------------------------------------------------- episodes
 
@@ -500,7 +502,8 @@ class Engine:
             "cpu_slack_mean": float(np.mean(cpu_slack)) if n_days else nan,
             "oom_per_task_day": tot["ooms"] / task_days,
             "oom_free_day_fraction": float(np.mean(np.asarray(ooms_day) == 0)) if n_days else nan,
-            "throttled_fraction": tot["throttled_core_s"] / tot["cpu_demand_core_s"] if tot["cpu_demand_core_s"] > 0 else 0.0,
+            "throttled_fraction": (tot["throttled_core_s"] / tot["cpu_demand_core_s"]
+                                   if tot["cpu_demand_core_s"] > 0 else 0.0),
             "limit_changes_per_day_p50": float(np.percentile(changes, 50)) if n_days else nan,
             "limit_changes_per_day_p99": float(np.percentile(changes, 99)) if n_days else nan,
             "slack_new_jobs": new_sum / new_n if new_n else nan,

@@ -120,7 +120,8 @@ class ClusterRightsizingEnv(gym.Env):
 
     def __init__(self, config: RightsizingConfig | dict | None = None, render_mode: str | None = None, **overrides):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode: expected one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+            raise ValueError(f"render_mode: expected one of {self.metadata['render_modes']} or None, "
+                             f"got {render_mode!r}")
         self.render_mode = render_mode
         base = config if isinstance(config, RightsizingConfig) else override(RightsizingConfig(), config)
         self._configure(build(override(base, overrides)))
@@ -190,7 +191,8 @@ class ClusterRightsizingEnv(gym.Env):
             try:
                 r = float(r)
             except (TypeError, ValueError):
-                raise ValueError(f"reward function {self.setup.reward_fn!r} returned {r!r}; expected a number") from None
+                raise ValueError(f"reward function {self.setup.reward_fn!r} returned {r!r}; "
+                                 "expected a number") from None
             if not math.isfinite(r):
                 raise ValueError(f"reward function {self.setup.reward_fn!r} returned {r!r} for components {comps}")
         else:
@@ -206,7 +208,8 @@ class ClusterRightsizingEnv(gym.Env):
     def _limit_action(self, action: Mapping):
         unknown = sorted(set(action) - {"memory_limit_mib", "cpu_limit_cores"})
         if unknown:
-            raise ValueError(f"limit action: unknown key(s) {unknown}; expected memory_limit_mib and/or cpu_limit_cores")
+            raise ValueError(f"limit action: unknown key(s) {unknown}; "
+                             "expected memory_limit_mib and/or cpu_limit_cores")
         c = self.engine.core
         out = []
         for key, cur in (("memory_limit_mib", c.mem_limit), ("cpu_limit_cores", c.cpu_limit)):

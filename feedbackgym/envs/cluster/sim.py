@@ -203,9 +203,9 @@ class RightsizingCore:
             a[idx] = 0.0
         self.hist.clear(idx)
         self.recent[idx] = 0.0
-        for a in (self.day_mem_limit, self.day_cpu_limit, self.day_windows, self.day_ooms, self.day_changes,
+        for d in (self.day_mem_limit, self.day_cpu_limit, self.day_windows, self.day_ooms, self.day_changes,
                   self.day_mem_request):
-            a[idx] = 0
+            d[idx] = 0
         for a in self.totals.values():
             a[idx] = 0.0
 
@@ -543,8 +543,7 @@ class DecayedQuantiles:
                 f = active[down]
                 present = W.reshape(-1, BUCKETS)[bt[f] // BUCKETS] >= thresh[f][:, None]
                 top[f] = np.where(present.any(axis=1), BUCKETS - 1 - np.argmax(present[:, ::-1], axis=1), 0)
-        top = top.reshape(len(rows), m)
-        self.top[rows] = top
+        self.top[rows] = top.reshape(len(rows), m)
 
     def add_one(self, r: int, k: list, on: bool):
         """:meth:`add` for one slot with Python scalars (the same arithmetic entry by entry)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from gymnasium.utils import seeding
@@ -70,7 +69,7 @@ class ClusterRightsizingVectorEnv(VectorEnv):
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config")
         if seed is None:
-            seeds = [None] * self.num_envs
+            seeds: list[int | None] = [None] * self.num_envs
         elif isinstance(seed, int):
             seeds = [seed + i for i in range(self.num_envs)]
         else:

@@ -48,10 +48,10 @@ import json
 import math
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -134,7 +134,7 @@ class Workload:
             h.update(np.ascontiguousarray(getattr(self, f)).tobytes())
         return h.hexdigest()
 
-    def window(self, start: int, length: int | None = None) -> "Workload":
+    def window(self, start: int, length: int | None = None) -> Workload:
         """Rows ``start .. start+length`` as a new workload (a training episode's slice)."""
         stop = len(self) if length is None else min(len(self), start + length)
         if not 0 <= start < stop:
@@ -191,7 +191,7 @@ def load_bitbrains_file(path: str | os.PathLike, *, name: str | None = None, job
         if missing:
             raise ValueError(f"{path}: line 1: header lacks column(s) {missing}; found {names}")
         idx = [names.index(c) for c in BITBRAINS_COLUMNS]
-        rows = []
+        rows: list = []
         for line_no, line in enumerate(f, start=2):
             if not line.strip():
                 continue
@@ -332,7 +332,8 @@ def load_google2019(usage_path: str | os.PathLike, events_path: str | os.PathLik
             cpus = _field(p, ln, obj, "resource_request.cpus", required=False)
             if cpus is None:
                 continue
-            key = (_field(p, ln, obj, "collection_id", integer=True), _field(p, ln, obj, "instance_index", integer=True))
+            key = (_field(p, ln, obj, "collection_id", integer=True),
+                   _field(p, ln, obj, "instance_index", integer=True))
             requests.setdefault(key, []).append((_field(p, ln, obj, "time", integer=True), cpus))
     out = []
     for key in sorted(series):
@@ -401,9 +402,11 @@ def load_alibaba2018(usage_path: str | os.PathLike, meta_path: str | os.PathLike
         cpu_req = _number(meta_path, ln, 6, "cpu_request", parts[5])
         mem = _number(meta_path, ln, 8, "mem_size", parts[7])
         if cpu_req <= 0:
-            raise ValueError(f"{meta_path}: line {ln}, column 6 (cpu_request): expected a positive number, got {parts[5]!r}")
+            raise ValueError(f"{meta_path}: line {ln}, column 6 (cpu_request): expected a positive number, "
+                             f"got {parts[5]!r}")
         if not 0 < mem <= 100:
-            raise ValueError(f"{meta_path}: line {ln}, column 8 (mem_size): expected a number in (0, 100], got {parts[7]!r}")
+            raise ValueError(f"{meta_path}: line {ln}, column 8 (mem_size): expected a number in (0, 100], "
+                             f"got {parts[7]!r}")
         meta.setdefault(cid, []).append((t, cpu_req / 100.0, mem / 100.0 * machine_memory_mib))
     samples: dict[str, list] = {}
     dropped = 0

@@ -10,8 +10,8 @@ A rule is a small stateful object::
 and the seller's internals): ``t_s``, ``mid``, ``last_price``, ``best_bid``, ``best_ask``,
 ``volume`` (this second), ``halted``, ``halt_remaining_s``, ``open_price`` (or
 ``prior_close``), and, when the simulator enforces price bands, ``band_pct_now`` /
-``band_low`` / ``band_high`` / ``limit_state_s``. Prices are in any one currency unit; the rules only use ratios. ``session``
-is a mapping with ``pause_s`` and ``halt_s`` (what the PAUSE and HALT actions last),
+``band_low`` / ``band_high`` / ``limit_state_s``. Prices are in any one currency unit; the rules
+only use ratios. ``session`` is a mapping with ``pause_s`` and ``halt_s`` (what the PAUSE and HALT actions last),
 ``day_offset_s`` (seconds after the 9:30 open at ``t_s = 0``) and ``day_length_s``.
 
 The actions are the simulator's (:mod:`.sim`): ``CONTINUE``, ``PAUSE`` (reserved state for
@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from .sim import ACTION_NAMES, CONTINUE, HALT, PAUSE, TIGHTEN_BANDS, WIDEN_BANDS  # noqa: F401
 
@@ -235,9 +236,9 @@ class LimitUpLimitDown(Breaker):
     below the lower band, or the best bid at or above the upper band (no one can trade inside
     the band on that side). A limit state lasting ``limit_state_s`` (15 s) pauses trading for
     ``pause_len_s`` (5 min). The reference does not move while the market is in a limit state
-    or halted; after a pause the reopening price is the new reference. If the simulator enforces bands itself (finite ``band_low``/``band_high`` in the
-    state), the rule steers them to its own width with WIDEN/TIGHTEN and also counts the
-    simulator's ``limit_state_s`` timer.
+    or halted; after a pause the reopening price is the new reference. If the simulator enforces
+    bands itself (finite ``band_low``/``band_high`` in the state), the rule steers them to its own
+    width with WIDEN/TIGHTEN and also counts the simulator's ``limit_state_s`` timer.
     """
 
     name = "luld"

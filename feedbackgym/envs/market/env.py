@@ -77,7 +77,9 @@ class FlashCrashRegulatorEnv(gym.Env):
     | spread                            | ln(1 + spread ticks) / ln 101                          |
     | depth_bid_near, depth_ask_near    | ln(1 + contracts within 1 % of the mid) / 8           |
     | depth_bid_k, depth_ask_k          | ln(1 + contracts at the k-th tick from the best) / 6   |
-    | return_h, volume_h, imbalance_h   | per horizon h: mid return % / 2; ln of volume per s vs its running mean / 3; (buy - sell) / (buy + sell + 1) |
+    | return_h                          | per horizon h: mid return % / 2                        |
+    | volume_h                          | per horizon h: ln of volume per s vs its running mean / 3 |
+    | imbalance_h                       | per horizon h: (buy - sell) / (buy + sell + 1)         |
     | halted, paused, halt_long         | halt state (0/1)                                       |
     | halt_remaining, limit_state       | halt seconds left / halt_s; limit-state seconds / 15   |
     | band_pct, mid_vs_band_low, band_high_vs_mid | band width / 20 %; distances to the bands, % / 5 (10 when off) |
@@ -137,7 +139,8 @@ class FlashCrashRegulatorEnv(gym.Env):
 
     def __init__(self, config: MarketConfig | dict | None = None, render_mode: str | None = None, **overrides):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode: expected one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+            raise ValueError(f"render_mode: expected one of {self.metadata['render_modes']} or None, "
+                             f"got {render_mode!r}")
         self.render_mode = render_mode
         base = config if isinstance(config, MarketConfig) else override(MarketConfig(), config)
         self._configure(override(base, overrides))

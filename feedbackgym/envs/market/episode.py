@@ -8,6 +8,7 @@ order, then the simulator is reset from the same generator.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def draw_params(config: MarketConfig, rng: np.random.Generator):
     scenario = config.scenario
     if config.scenario_mix is not None:
         scenario = config.scenario_mix[int(rng.integers(len(config.scenario_mix)))]
-    draws = {}
+    draws: dict[str, float] = {}
     base = config.params(scenario)
     if config.seller_size_range is not None:
         lo, hi = config.seller_size_range
@@ -56,7 +57,7 @@ class RegulatorEpisode:
         p = config.params()
         self.depth_levels = p.depth_levels
         self.n_features = Observer(p.depth_levels, config.horizons_s, p.length_s, p.halt_s).size
-        self.sim = None
+        self.sim: Any = None  # a sim_class instance from the first start()
         self.done = True
 
     def start(self, rng: np.random.Generator) -> dict:

@@ -50,7 +50,8 @@ Reward components (one value per simulated second, all "lower is better"):
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 COMPONENTS = ("dislocation_pct", "spread_excess_ticks", "halted_s", "lost_fundamental_volume", "magnet_pct")
 
@@ -134,7 +135,7 @@ class EpisodeMetrics:
         self.trough_mid = math.nan
         self.depth_at_trough = math.nan
         self.min_depth = math.inf
-        self.retrace_t = [None, None]
+        self.retrace_t: list[int | None] = [None, None]
         self._fund_vol_rate = 0.0
         self._fund_vol_seen = False
         self._reopen_price = math.nan
@@ -143,7 +144,7 @@ class EpisodeMetrics:
         self._sides = 0.0
         self._inv_start = math.nan
         self._inv_end = math.nan
-        self.seller_done_t = None
+        self.seller_done_t: int | None = None
         self._seller_qty = 0.0
         self._seller_value = 0.0
 
@@ -163,8 +164,17 @@ class EpisodeMetrics:
         depth_bid = _f(s.get("depth_bid_near"), 0.0)
         volume = _f(s.get("volume"), 0.0)
 
-        # halts: a second counts as halted if the exchange halted it (the simulator's running
-        # total says so even when the market reopened at its end); else the flag after the second
+        halted = self._track_halts(s, t, mid, halted)
+        self._track_pre_shock(t, mid, depth_bid, halted)
+        self._track_spread(t, spread, halted)
+        self._track_crash(s, t, mid, depth_bid, volume, halted)
+        self._track_seller(s, t)
+        return self._components(s, t, mid, fundamental, spread, halted)
+
+    def _track_halts(self, s: Mapping[str, Any], t: int, mid: float, halted: bool) -> bool:
+        """Halt counters; returns whether this second counts as halted. A second counts as halted
+        if the exchange halted it (the simulator's running total says so even when the market
+        reopened at its end); else the flag after the second."""
         total = s.get("halted_s_total")
         if total is not None:
             total = _f(total, 0.0)
@@ -182,9 +192,10 @@ class EpisodeMetrics:
         if self._was_halted and not halted:
             self._reopen_price, self._reopen_t = mid, t
         self._was_halted = halted
-        halted = halted_second
+        return halted_second
 
-        # pre-shock references
+    def _track_pre_shock(self, t: int, mid: float, depth_bid: float, halted: bool) -> None:
+        """Pre-shock references."""
         if self.shock_s - self.pre_window_s <= t < self.shock_s and math.isfinite(mid):
             self._pre_mid_sum += mid
             self._pre_mid_n += 1
@@ -194,7 +205,8 @@ class EpisodeMetrics:
         if t == self.shock_s or (t > self.shock_s and not math.isfinite(self.pre_mid)):
             self._freeze_pre(mid, depth_bid)
 
-        # spread, time-weighted over trading seconds
+    def _track_spread(self, t: int, spread: float, halted: bool) -> None:
+        """Spread, time-weighted over trading seconds."""
         if not halted:
             if t < self.shock_s:
                 self._spread["calm"][0] += spread
@@ -203,7 +215,9 @@ class EpisodeMetrics:
                 self._spread["stress"][0] += spread
                 self._spread["stress"][1] += 1
 
-        # the crash after the shock: drawdown, trough, retracement, depth, makers
+    def _track_crash(self, s: Mapping[str, Any], t: int, mid: float, depth_bid: float, volume: float,
+                     halted: bool) -> None:
+        """The crash after the shock: drawdown, trough, retracement, depth, makers."""
         in_stress = self.shock_s <= t < self.shock_s + self.stress_s
         if t >= self.shock_s and math.isfinite(mid) and math.isfinite(self.pre_mid):
             dd = (self.pre_mid - mid) / self.pre_mid * 100.0
@@ -228,14 +242,16 @@ class EpisodeMetrics:
                     self._inv_start = inv
                 self._inv_end = inv
 
-        # the seller
+    def _track_seller(self, s: Mapping[str, Any], t: int) -> None:
         if self.seller_size > 0:
             self._seller_qty = _f(s.get("seller_executed_qty"), self._seller_qty)
             self._seller_value = _f(s.get("seller_executed_value"), self._seller_value)
             if self.seller_done_t is None and _f(s.get("seller_remaining"), 1.0) <= 0 and self._seller_qty > 0:
                 self.seller_done_t = t
 
-        # reward components
+    def _components(self, s: Mapping[str, Any], t: int, mid: float, fundamental: float, spread: float,
+                    halted: bool) -> dict[str, float]:
+        """This second's reward components; adds its loss to the episode's sums."""
         dislocation = abs(mid - fundamental) / fundamental * 100.0 if math.isfinite(mid) and fundamental > 0 else 0.0
         fund_vol = _f(s.get("fundamental_volume"), 0.0)
         if halted:
@@ -279,6 +295,7 @@ class EpisodeMetrics:
         retrace = [(r - self.trough_t) if r is not None else (end_t - self.trough_t) for r in self.retrace_t]
         sc, ss = self._spread["calm"], self._spread["stress"]
         net = abs(self._inv_end - self._inv_start) if math.isfinite(self._inv_start) else 0.0
+        seller_t: float
         if self.seller_size > 0:
             seller_t = (self.seller_done_t if self.seller_done_t is not None else end_t + 1) - self.shock_s
             ref = self.pre_mid if math.isfinite(self.pre_mid) else math.nan

@@ -92,7 +92,7 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, reset_mask")
         if seed is None:
-            seeds = [None] * self.num_envs
+            seeds: list[int | None] = [None] * self.num_envs
         elif isinstance(seed, int):
             seeds = [seed + i for i in range(self.num_envs)]
         else:
@@ -112,7 +112,10 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         return self._obs.copy(), info
 
     def _reset_one(self, i: int) -> dict:
-        info = self.episodes[i].start(self._rngs[i])
+        rng = self._rngs[i]
+        if rng is None:
+            raise RuntimeError(f"sub-env {i} has no generator yet: reset() the vector env first")
+        info = self.episodes[i].start(rng)
         self._obs[i] = self.episodes[i].obs
         self._reward_sum[i] = 0.0
         self._actions[i] = 0
