@@ -26,7 +26,7 @@ test: $(STAMP)
 
 # ruff (pyflakes, bugbear, pyupgrade, complexity <= 15, lines <= 120) and mypy on the package
 lint: $(STAMP)
-	$(VENV)/bin/ruff check feedbackgym tests experiments
+	$(VENV)/bin/ruff check feedbackgym tests experiments examples
 	$(VENV)/bin/mypy
 
 # the inner loop: everything but the tests marked slow (full-split fidelity, training, subprocesses)
