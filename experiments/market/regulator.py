@@ -29,6 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
+from feedbackgym.files import atomic_write
+
+
+def _save_png(fig, path: Path, dpi: int) -> None:
+    """A figure written atomically: a killed report never leaves a truncated plot."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write(path, buf.getvalue())
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -236,7 +247,7 @@ def report() -> None:
     ax.set_ylabel("composite loss (mean per second)")
     ax.legend(ncol=4, fontsize=8)
     fig.tight_layout()
-    fig.savefig(RESULTS / "composite_loss.png", dpi=120)
+    _save_png(fig, RESULTS / "composite_loss.png", dpi=120)
     plt.close(fig)
 
     # price paths of the first test seed of each setting
@@ -261,7 +272,7 @@ def report() -> None:
     np.atleast_1d(axes)[0].legend(ncol=4, fontsize=7)
     np.atleast_1d(axes)[-1].set_xlabel("minutes")
     fig.tight_layout()
-    fig.savefig(RESULTS / "price_paths.png", dpi=110)
+    _save_png(fig, RESULTS / "price_paths.png", dpi=110)
     plt.close(fig)
     print((RESULTS / "table.md").read_text())
 
