@@ -40,9 +40,11 @@ def test_frame_skip_probe_recovers(env_id):
 
 
 @pytest.mark.parametrize("env_id", TWIN_IDS)
-def test_vector_twin_wrapped_by_torchrl(env_id, mode="DISABLED", n=4, steps=200):
+def test_vector_twin_wrapped_by_torchrl(env_id, mode="DISABLED", n=4, steps=500):
     """DISABLED: TorchRL's preferred mode. (Its SAME_STEP path cannot stack nested ``final_info``
-    dicts — it fails the same way on Gymnasium's own ``SyncVectorEnv`` of our single envs.)"""
+    dicts — it fails the same way on Gymnasium's own ``SyncVectorEnv`` of our single envs.)
+    ``steps`` outlasts every declared test episode (the longest, ClusterAutoscaling-v0's, is 360
+    steps), so the rollout crosses an episode end."""
     try:
         venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", autoreset_mode=mode,
                             **family.spec(env_id).test_kwargs)
