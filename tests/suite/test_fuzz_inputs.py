@@ -132,8 +132,6 @@ KNOWN_ISSUES = {
     "cluster bitbrains vm file": "non-UTF-8 bytes raise UnicodeDecodeError without the file name",
     "cluster google2019 usage": "non-UTF-8 bytes raise UnicodeDecodeError without the file name",
     "cluster alibaba2018": "non-UTF-8 bytes raise UnicodeDecodeError without the file name",
-    "feedbackgym/ClusterRightsizing-v0": "reset(options=1) raises TypeError",
-    "feedbackgym/FlashCrashRegulator-v0": "reset(options=1) raises TypeError",
 }
 
 
@@ -250,14 +248,8 @@ def test_reset_options_reject_bad_values_with_a_value_error(env_id, options):
 
 TWIN_IDS = [e for e in ENV_IDS if family.spec(e).vector_entry_point is not None]
 #: twins' failures found here, in files this suite's authors do not own (non-strict, as above)
-KNOWN_TWIN_ISSUES = {
-    "feedbackgym/ClusterRightsizing-v0": "twin reset(options=1) raises TypeError",
-    "feedbackgym/FlashCrashRegulator-v0": "twin reset(options=1) raises TypeError",
-}
-KNOWN_RESET_ISSUES = {
-    "feedbackgym/ClusterRightsizing-v0": "a failed reset commits the config change (single env and twin)",
-    "feedbackgym/FlashCrashRegulator-v0": "a failed reset commits the config change (single env and twin)",
-}
+KNOWN_TWIN_ISSUES: dict[str, str] = {}
+KNOWN_RESET_ISSUES: dict[str, str] = {}
 
 
 def _known(env_id, issues: dict):

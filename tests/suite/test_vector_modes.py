@@ -24,10 +24,7 @@ from feedbackgym.registration import env_ids
 
 #: twins still being written by their family's owners, and what they lack (non-strict: an XPASS
 #: says a feature landed; drop the id here once all of its tests pass)
-PENDING = {
-    "feedbackgym/ClusterRightsizing-v0": "cluster twin lacks the autoreset_mode attribute, mode names, DISABLED "
-                                         "and reset_mask (issue 11; cluster family owners)",
-}
+PENDING: dict[str, str] = {}
 TWIN_IDS = [pytest.param(i, marks=pytest.mark.xfail(reason=PENDING[i], strict=False)) if i in PENDING else i
             for i in env_ids() if family.spec(i).vector_entry_point is not None]
 MODES = list(AutoresetMode)

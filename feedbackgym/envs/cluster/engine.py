@@ -128,14 +128,20 @@ def build(cfg: RightsizingConfig) -> Setup:
 # ------------------------------------------------------------------------------- episode draw
 
 
+def check_job_index(setup: Setup, job_index) -> None:
+    """``reset(options={"job_index": k})`` checked before the env changes anything."""
+    J = len(setup.table)
+    if isinstance(job_index, bool) or not isinstance(job_index, (int, np.integer)) or not 0 <= job_index < J:
+        raise ValueError(f"reset option job_index: expected an integer in [0, {J}), got {job_index!r}")
+
+
 def draw_episode(setup: Setup, rng: np.random.Generator, job_index, next_job: int):
     """(job, start row, windows, eviction key) for one episode, drawn in a fixed order from ``rng``;
     shared by the single env and the twin so equal seeds give equal episodes."""
     cfg, tb = setup.config, setup.table
     J = len(tb)
     if job_index is not None:
-        if isinstance(job_index, bool) or not isinstance(job_index, (int, np.integer)) or not 0 <= job_index < J:
-            raise ValueError(f"reset option job_index: expected an integer in [0, {J}), got {job_index!r}")
+        check_job_index(setup, job_index)
         job = int(job_index)
     elif cfg.job_order == "sequential":
         job = next_job % J

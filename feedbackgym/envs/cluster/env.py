@@ -12,7 +12,7 @@ import numpy as np
 from ...config import override, to_dict
 from .config import RightsizingConfig
 from .engine import (CPU_RECENT_FACTORS, MEMORY_LONG_FACTORS, MEMORY_RECENT_FACTORS, N_ACTIONS, N_CPU, N_MEMORY,
-                     OBS_FIELDS, REWARD_COMPONENTS, Engine, Setup, build, draw_episode)
+                     OBS_FIELDS, REWARD_COMPONENTS, Engine, Setup, build, check_job_index, draw_episode)
 
 _INFO_SCALARS = None
 
@@ -151,13 +151,23 @@ class ClusterRightsizingEnv(gym.Env):
     # ------------------------------------------------------------------------------- reset
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+        # Everything that can fail is checked before anything changes: a failed reset leaves the
+        # env as it was (config, generator and the episode in progress).
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"reset options: expected a dict such as {{'job_index': 0}} or "
+                             f"{{'config': {{...}}}}, got {type(options).__name__} {options!r}")
         options = dict(options or {})
+        setup = self.setup
         if "config" in options:
-            self._configure(build(override(self.config, options.pop("config"))))
+            setup = build(override(self.config, options.pop("config")))
         job_index = options.pop("job_index", None)
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, job_index")
+        if job_index is not None:
+            check_job_index(setup, job_index)
+        super().reset(seed=seed)
+        if setup is not self.setup:
+            self._configure(setup)
         d = draw_episode(self.setup, self.np_random, job_index, self._next_job)
         self._next_job = d[0] + 1
         out = self.engine.start(np.asarray([0]), [d])

@@ -8,7 +8,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ...config import override, to_dict
+from ...config import autoreset_mode_of, override, to_dict
 from .config import RightsizingConfig
 from .engine import N_ACTIONS, REWARD_COMPONENTS, Engine, Setup, build, draw_episode
 
@@ -19,9 +19,19 @@ class ClusterRightsizingVectorEnv(VectorEnv):
     Same observations, rewards, ends and infos as ``num_envs`` single envs seeded
     ``seed, seed+1, ...``, in Gymnasium's vector info layout (arrays plus ``_key`` masks). Each
     sub-env draws its episodes (job, start, eviction key) from its own generator, as the single
-    env does. ``autoreset_mode``: ``NEXT_STEP`` (Gymnasium's default) or ``SAME_STEP`` (reset
-    within the step; ``final_obs``/``final_info`` hold the finished episode, as SB3 expects).
-    Actions are integers of ``Discrete(40)``; limit actions (mappings) are for the single env.
+    env does. Actions are integers of ``Discrete(40)``; limit actions (mappings) are for the
+    single env.
+
+    ``autoreset_mode`` (the enum or its name, e.g. ``"SAME_STEP"``; readable back as
+    ``env.autoreset_mode``), as Gymnasium's own vector envs (https://farama.org/Vector-Autoreset-Mode):
+    ``NEXT_STEP`` (Gymnasium's default: the step after an episode ends resets that sub-env,
+    ignoring its action), ``SAME_STEP`` (reset within the step; ``info["final_obs"]`` and
+    ``info["final_info"]`` hold the finished episode, as SB3 expects) or ``DISABLED`` (nothing
+    resets by itself; the caller resets finished sub-envs with ``reset(options={"reset_mask":
+    mask})``, TorchRL's and RLlib's way; stepping a finished sub-env before that raises
+    ``RuntimeError``). ``reset_mask`` works in every mode: only the sub-envs where the boolean
+    mask is true start a new episode (seeded by their entry of ``seed``, if given); the others
+    keep their state and observation, and the info holds the reset sub-envs only.
     """
 
     def __init__(self, num_envs: int = 1, config: RightsizingConfig | dict | None = None,
@@ -29,9 +39,7 @@ class ClusterRightsizingVectorEnv(VectorEnv):
                  **overrides):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs: expected an integer >= 1, got {num_envs!r}")
-        mode = AutoresetMode(autoreset_mode) if isinstance(autoreset_mode, str) else autoreset_mode
-        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
-            raise ValueError(f"autoreset_mode: expected NEXT_STEP or SAME_STEP, got {autoreset_mode!r}")
+        mode = autoreset_mode_of(autoreset_mode)
         if render_mode is not None:
             raise ValueError("render_mode: the vector rightsizing env does not render; use the single env")
         self.num_envs = num_envs
@@ -54,6 +62,10 @@ class ClusterRightsizingVectorEnv(VectorEnv):
         self._all = np.ones(self.num_envs, dtype=bool)
 
     @property
+    def autoreset_mode(self) -> AutoresetMode:
+        return self.metadata["autoreset_mode"]
+
+    @property
     def num_jobs(self) -> int:
         return len(self.setup.table)
 
@@ -62,26 +74,34 @@ class ClusterRightsizingVectorEnv(VectorEnv):
 
     # ------------------------------------------------------------------------------- reset
 
-    def reset(self, *, seed=None, options: dict | None = None):
+    def reset(self, *, seed: int | list | None = None, options: dict | None = None):
+        # Everything that can fail is checked before anything changes: a failed reset leaves the
+        # env as it was (config, generators and the episodes in progress), as the single env does.
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"reset options: expected a dict such as {{'reset_mask': mask}} or "
+                             f"{{'config': {{...}}}}, got {type(options).__name__} {options!r}")
         options = dict(options or {})
+        mask = _reset_mask(options.pop("reset_mask", None), self.num_envs)
+        if mask is not None and "config" in options:
+            raise ValueError("reset options 'config' and 'reset_mask' cannot be combined: a new config resets "
+                             "every sub-env")
+        setup = self.setup
         if "config" in options:
-            self._configure(build(override(self.config, options.pop("config"))))
+            setup = build(override(self.config, options.pop("config")))
         if options:
-            raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config")
-        if seed is None:
-            seeds: list[int | None] = [None] * self.num_envs
-        elif isinstance(seed, int):
-            seeds = [seed + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"seed: expected an int or {self.num_envs} seeds, got {len(seeds)}")
-        for i, s in enumerate(seeds):
-            if s is not None or self._rngs[i] is None:
-                self._rngs[i], _ = seeding.np_random(s)
+            raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, reset_mask")
+        seeds = _seeds(seed, self.num_envs)
+        if mask is not None and not self._started:
+            raise RuntimeError("reset(options={'reset_mask': ...}) before the first full reset()")
+        chosen = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
+        rngs = {i: seeding.np_random(seeds[i])[0] for i in chosen if seeds[i] is not None or self._rngs[i] is None}
+        if setup is not self.setup:
+            self._configure(setup)
+        for i, rng in rngs.items():
+            self._rngs[i] = rng
         self._started = True
-        info = self._reset_envs(np.arange(self.num_envs))
-        self._needs_reset[:] = False
+        info = self._reset_envs(chosen)
+        self._needs_reset[chosen] = False
         return self.engine.obs.copy(), info
 
     def _reset_envs(self, idx: np.ndarray) -> dict:
@@ -114,6 +134,10 @@ class ClusterRightsizingVectorEnv(VectorEnv):
             bad = int(a[(a < 0) | (a >= N_ACTIONS)][0])
             raise ValueError(f"action {bad} is outside Discrete({N_ACTIONS}) (0..{N_ACTIONS - 1})")
         n = self.num_envs
+        mode = self.metadata["autoreset_mode"]
+        if mode == AutoresetMode.DISABLED and self._needs_reset.any():
+            raise RuntimeError(f"sub-env(s) {np.flatnonzero(self._needs_reset).tolist()} ended and autoreset_mode "
+                               "is DISABLED: reset them with reset(options={'reset_mask': mask}) before stepping")
         resetting = self._needs_reset
         idx = None if not resetting.any() else np.flatnonzero(~resetting)
         rewards = np.zeros(n)
@@ -128,7 +152,7 @@ class ClusterRightsizingVectorEnv(VectorEnv):
             info = _merge(info, self._reset_envs(np.flatnonzero(resetting)))
         obs = self.engine.obs.copy()
         done = terminated | truncated
-        if self.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP:
+        if mode != AutoresetMode.SAME_STEP:
             self._needs_reset = done.copy()
         elif done.any():
             d = np.flatnonzero(done)
@@ -188,6 +212,33 @@ class ClusterRightsizingVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs):
         pass
+
+
+def _reset_mask(mask, n: int) -> np.ndarray | None:
+    """``options["reset_mask"]`` checked as Gymnasium's vector envs check it."""
+    if mask is None:
+        return None
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (n,):
+        raise ValueError(f"reset option 'reset_mask': expected a numpy bool array of shape ({n},), got {mask!r}")
+    if not mask.any():
+        raise ValueError("reset option 'reset_mask': expected at least one true entry, got none")
+    return mask
+
+
+def _seeds(seed, n: int) -> list[int | None]:
+    """``reset(seed=...)`` as one seed per sub-env: an int seeds ``seed, seed+1, ...`` (Gymnasium's
+    convention), a sequence gives each sub-env its own (``None`` keeps that generator)."""
+    if seed is None:
+        return [None] * n
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return [int(seed) + i for i in range(n)]
+    try:
+        seeds = list(seed)
+    except TypeError:
+        raise ValueError(f"seed: expected an int, None or {n} seeds, got {seed!r}") from None
+    if len(seeds) != n:
+        raise ValueError(f"seed: expected an int or {n} seeds, got {len(seeds)}")
+    return seeds
 
 
 def _mask(idx, n) -> np.ndarray:

@@ -164,16 +164,23 @@ class FlashCrashRegulatorEnv(gym.Env):
         return self.episode.sim
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+        # Everything that can fail is checked before anything changes: a failed reset leaves the
+        # env as it was (config, generator and the episode in progress).
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"reset options: expected a dict such as {{'config': {{...}}}}, "
+                             f"got {type(options).__name__} {options!r}")
         options = dict(options or {})
+        cfg = self.config
         if "config" in options:
             cfg = override(self.config, options.pop("config"))
             if cfg.horizons_s != self.config.horizons_s or cfg.params().depth_levels != self.episode.depth_levels:
                 raise ValueError("reset option 'config' may not change the observation space "
                                  "(horizons_s, market.depth_levels); make a new env instead")
-            self._configure(cfg)
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config")
+        super().reset(seed=seed)
+        if cfg is not self.config:
+            self._configure(cfg)
         info = self.episode.start(self.np_random)
         self._done = False
         self._reward_sum = 0.0

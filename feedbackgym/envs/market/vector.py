@@ -77,18 +77,23 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
     # ------------------------------------------------------------------------------- reset
 
     def reset(self, *, seed: int | list | None = None, options: dict | None = None):
+        # Everything that can fail is checked before anything changes: a failed reset leaves the
+        # env as it was (config, generators and the episodes in progress), as the single env does.
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"reset options: expected a dict such as {{'reset_mask': mask}} or "
+                             f"{{'config': {{...}}}}, got {type(options).__name__} {options!r}")
         options = dict(options or {})
         mask = _reset_mask(options.pop("reset_mask", None), self.num_envs)
         if mask is not None and "config" in options:
             raise ValueError("reset options 'config' and 'reset_mask' cannot be combined: a new config resets "
                              "every sub-env")
+        cfg = self.config
         if "config" in options:
             cfg = override(self.config, options.pop("config"))
             if cfg.horizons_s != self.config.horizons_s or \
                     cfg.params().depth_levels != self.episodes[0].depth_levels:
                 raise ValueError("reset option 'config' may not change the observation space "
                                  "(horizons_s, market.depth_levels)")
-            self._configure(cfg)
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, reset_mask")
         if seed is None:
@@ -96,16 +101,22 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         elif isinstance(seed, int):
             seeds = [seed + i for i in range(self.num_envs)]
         else:
-            seeds = list(seed)
+            try:
+                seeds = list(seed)
+            except TypeError:
+                raise ValueError(f"seed: expected an int, None or {self.num_envs} seeds, got {seed!r}") from None
             if len(seeds) != self.num_envs:
                 raise ValueError(f"seed: expected an int or {self.num_envs} seeds, got {len(seeds)}")
         if mask is not None and not self._started:
             raise RuntimeError("reset(options={'reset_mask': ...}) before the first full reset()")
         chosen = range(self.num_envs) if mask is None else np.flatnonzero(mask).tolist()
+        rngs = {i: seeding.np_random(seeds[i])[0] for i in chosen if seeds[i] is not None or self._rngs[i] is None}
+        if cfg is not self.config:
+            self._configure(cfg)
         info: dict = {}
         for i in chosen:
-            if seeds[i] is not None or self._rngs[i] is None:
-                self._rngs[i], _ = seeding.np_random(seeds[i])
+            if i in rngs:
+                self._rngs[i] = rngs[i]
             info = self._add_info(info, self._reset_one(i), i)
             self._needs_reset[i] = False
         self._started = True
