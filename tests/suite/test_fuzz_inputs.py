@@ -128,11 +128,7 @@ _FALLBACK = {"cluster": _cluster_fallback}
 TARGETS = _family_targets()
 #: failures found here in files this suite's authors do not own, reported to their owners; the
 #: tests stay (non-strict xfail) so that they pass the moment the loader is fixed
-KNOWN_ISSUES = {
-    "cluster bitbrains vm file": "non-UTF-8 bytes raise UnicodeDecodeError without the file name",
-    "cluster google2019 usage": "non-UTF-8 bytes raise UnicodeDecodeError without the file name",
-    "cluster alibaba2018": "non-UTF-8 bytes raise UnicodeDecodeError without the file name",
-}
+KNOWN_ISSUES: dict[str, str] = {}
 
 
 def _param(name: str, obj):

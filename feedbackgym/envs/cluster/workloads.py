@@ -149,10 +149,56 @@ class Workload:
 # --------------------------------------------------------------------------------- file helpers
 
 
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def _open_text(path: Path) -> _Utf8Lines:
+    return _Utf8Lines(path)
+
+
+class _Utf8Lines:
+    """A UTF-8 text file (plain or ``.gz``) read line by line, as a context manager.
+
+    Bytes that are not UTF-8 raise ``ValueError`` naming the file and line (a bare
+    ``UnicodeDecodeError`` names neither); every loader reads its files through this.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._f = io.TextIOWrapper(_open_binary(path), encoding="utf-8", newline="")
+
+    def __enter__(self) -> _Utf8Lines:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._f.close()
+
+    def readline(self) -> str:
+        try:
+            return self._f.readline()
+        except UnicodeDecodeError as e:
+            raise _not_utf8(self.path, e) from None
+
+    def __iter__(self):
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+
+def _not_utf8(path: Path, e: UnicodeDecodeError) -> ValueError:
+    """The error for a file that is not UTF-8; the line is found by re-reading the file (error path only)."""
+    where = ""
+    with _open_binary(path) as f:
+        for line_no, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                where = f" line {line_no}, byte {bad.start + 1}:"
+                break
+    return ValueError(f"{path}:{where} not UTF-8 text ({e.reason}); expected a UTF-8 (or ASCII) file")
 
 
 def _number(path, line_no, col_no, col_name, text, *, integer=False, allow_empty=False):
