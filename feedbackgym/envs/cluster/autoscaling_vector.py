@@ -14,6 +14,7 @@ from .autoscaling_config import AutoscalingConfig
 from .autoscaling_demand import LAGS
 from .autoscaling_env import OBS_FEATURES, AutoscalingSetup, build, draw_episode
 from .autoscaling_sim import TOTALS, BatchedServices, episode_metrics, step_components_batch
+from ..vector_utils import check_reset_mask as _reset_mask, seeds_per_env as _seeds, index_mask as _mask
 
 
 class ClusterAutoscalingVectorEnv(VectorEnv):
@@ -290,39 +291,6 @@ class ClusterAutoscalingVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs):
         pass
-
-
-def _reset_mask(mask, n: int) -> np.ndarray | None:
-    """``options["reset_mask"]`` checked as Gymnasium's vector envs check it."""
-    if mask is None:
-        return None
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (n,):
-        raise ValueError(f"reset option 'reset_mask': expected a numpy bool array of shape ({n},), got {mask!r}")
-    if not mask.any():
-        raise ValueError("reset option 'reset_mask': expected at least one true entry, got none")
-    return mask
-
-
-def _seeds(seed, n: int) -> list[int | None]:
-    """``reset(seed=...)`` as one seed per sub-env: an int seeds ``seed, seed+1, ...`` (Gymnasium's
-    convention), a sequence gives each sub-env its own (``None`` keeps that generator)."""
-    if seed is None:
-        return [None] * n
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return [int(seed) + i for i in range(n)]
-    try:
-        seeds = list(seed)
-    except TypeError:
-        raise ValueError(f"seed: expected an int, None or {n} seeds, got {seed!r}") from None
-    if len(seeds) != n:
-        raise ValueError(f"seed: expected an int or {n} seeds, got {len(seeds)}")
-    return seeds
-
-
-def _mask(idx, n) -> np.ndarray:
-    m = np.zeros(n, dtype=bool)
-    m[idx] = True
-    return m
 
 
 def _spread(v: np.ndarray, idx, n: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from .episode import RegulatorEpisode
 from .metrics import COMPONENTS
 from .observe import OBS_BOUND
 from .sim import ACTION_NAMES
+from ..vector_utils import check_reset_mask as _reset_mask
 
 
 class FlashCrashRegulatorVectorEnv(VectorEnv):
@@ -215,14 +216,3 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs):
         pass
-
-
-def _reset_mask(mask, n: int) -> np.ndarray | None:
-    """``options["reset_mask"]`` checked as Gymnasium's vector envs check it."""
-    if mask is None:
-        return None
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (n,):
-        raise ValueError(f"reset option 'reset_mask': expected a numpy bool array of shape ({n},), got {mask!r}")
-    if not mask.any():
-        raise ValueError("reset option 'reset_mask': expected at least one true entry, got none")
-    return mask

@@ -1,0 +1,39 @@
+"""Argument checks every family's numpy-batched twin shares (Gymnasium's vector-env conventions)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_reset_mask(mask, n: int) -> np.ndarray | None:
+    """``options["reset_mask"]`` checked as Gymnasium's vector envs check it."""
+    if mask is None:
+        return None
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (n,):
+        raise ValueError(f"reset option 'reset_mask': expected a numpy bool array of shape ({n},), got {mask!r}")
+    if not mask.any():
+        raise ValueError("reset option 'reset_mask': expected at least one true entry, got none")
+    return mask
+
+
+def seeds_per_env(seed, n: int) -> list[int | None]:
+    """``reset(seed=...)`` as one seed per sub-env: an int seeds ``seed, seed+1, ...`` (Gymnasium's
+    convention), a sequence gives each sub-env its own (``None`` keeps that generator)."""
+    if seed is None:
+        return [None] * n
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return [int(seed) + i for i in range(n)]
+    try:
+        seeds = list(seed)
+    except TypeError:
+        raise ValueError(f"seed: expected an int, None or {n} seeds, got {seed!r}") from None
+    if len(seeds) != n:
+        raise ValueError(f"seed: expected an int or {n} seeds, got {len(seeds)}")
+    return seeds
+
+
+def index_mask(idx, n: int) -> np.ndarray:
+    """A length-``n`` bool mask that is true at ``idx``."""
+    m = np.zeros(n, dtype=bool)
+    m[idx] = True
+    return m
