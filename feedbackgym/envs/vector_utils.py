@@ -37,3 +37,23 @@ def index_mask(idx, n: int) -> np.ndarray:
     m = np.zeros(n, dtype=bool)
     m[idx] = True
     return m
+
+
+def merge_info(a: dict, b: dict) -> dict:
+    """Merge vector info ``b`` into ``a`` (Gymnasium's layout: ``key`` arrays with ``_key`` masks)."""
+    out = dict(a)
+    for key, v in b.items():
+        if key.startswith("_"):
+            continue
+        mask = b["_" + key]
+        if key not in out:
+            out[key], out["_" + key] = v, mask
+            continue
+        if isinstance(v, dict):
+            out[key] = merge_info(out[key], v)
+        else:
+            merged = out[key].astype(np.result_type(out[key].dtype, v.dtype), copy=True)
+            merged[mask] = v[mask]
+            out[key] = merged
+        out["_" + key] = out["_" + key] | mask
+    return out

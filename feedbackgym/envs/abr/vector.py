@@ -12,7 +12,10 @@ from .batch_sim import BatchedSessions, SlotPool
 from .config import AbrConfig
 from .env import draw_episode
 from .setup import BUFFER_NORM_S, AbrSetup, build, components_batch, episode_metrics, linear_reward_batch
-from ..vector_utils import check_reset_mask as _reset_mask, seeds_per_env as _seeds, index_mask as _mask
+from ..vector_utils import check_reset_mask as _reset_mask
+from ..vector_utils import index_mask as _mask
+from ..vector_utils import merge_info as _merge
+from ..vector_utils import seeds_per_env as _seeds
 
 
 class AbrStreamingVectorEnv(VectorEnv):
@@ -326,23 +329,3 @@ def _spread(v: np.ndarray, idx, n: int) -> np.ndarray:
     full = np.zeros((n,) + v.shape[1:], dtype=v.dtype)
     full[idx] = v
     return full
-
-
-def _merge(a: dict, b: dict) -> dict:
-    """Merge vector info ``b`` into ``a`` (Gymnasium's layout: ``key`` arrays with ``_key`` masks)."""
-    out = dict(a)
-    for key, v in b.items():
-        if key.startswith("_"):
-            continue
-        mask = b["_" + key]
-        if key not in out:
-            out[key], out["_" + key] = v, mask
-            continue
-        if isinstance(v, dict):
-            out[key] = _merge(out[key], v)
-        else:
-            merged = out[key].astype(np.result_type(out[key].dtype, v.dtype), copy=True)
-            merged[mask] = v[mask]
-            out[key] = merged
-        out["_" + key] = out["_" + key] | mask
-    return out
