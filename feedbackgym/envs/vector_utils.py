@@ -57,3 +57,21 @@ def merge_info(a: dict, b: dict) -> dict:
             out[key] = merged
         out["_" + key] = out["_" + key] | mask
     return out
+
+
+def split_reset_options(options, n: int) -> tuple[np.ndarray | None, dict]:
+    """A twin's ``reset`` options checked before anything changes: ``(reset_mask, the rest)``.
+
+    ``options`` must be a dict (or None); a ``reset_mask`` is checked as Gymnasium's vector envs
+    check it and may not come with a new ``config`` (a new config resets every sub-env). The rest
+    (``config`` and anything unknown) is returned as a fresh dict for the twin to handle.
+    """
+    if options is not None and not isinstance(options, dict):
+        raise ValueError(f"reset options: expected a dict such as {{'reset_mask': mask}} or "
+                         f"{{'config': {{...}}}}, got {type(options).__name__} {options!r}")
+    rest = dict(options or {})
+    mask = check_reset_mask(rest.pop("reset_mask", None), n)
+    if mask is not None and "config" in rest:
+        raise ValueError("reset options 'config' and 'reset_mask' cannot be combined: a new config resets "
+                         "every sub-env")
+    return mask, rest

@@ -11,8 +11,8 @@ from gymnasium.vector.utils import batch_space
 from ...config import autoreset_mode_of, override, to_dict
 from .config import RightsizingConfig
 from .engine import N_ACTIONS, REWARD_COMPONENTS, Engine, Setup, build, draw_episode
-from ..vector_utils import check_reset_mask as _reset_mask
 from ..vector_utils import index_mask as _mask
+from ..vector_utils import split_reset_options
 from ..vector_utils import merge_info as _merge
 from ..vector_utils import seeds_per_env as _seeds
 
@@ -81,14 +81,7 @@ class ClusterRightsizingVectorEnv(VectorEnv):
     def reset(self, *, seed: int | list | None = None, options: dict | None = None):
         # Everything that can fail is checked before anything changes: a failed reset leaves the
         # env as it was (config, generators and the episodes in progress), as the single env does.
-        if options is not None and not isinstance(options, dict):
-            raise ValueError(f"reset options: expected a dict such as {{'reset_mask': mask}} or "
-                             f"{{'config': {{...}}}}, got {type(options).__name__} {options!r}")
-        options = dict(options or {})
-        mask = _reset_mask(options.pop("reset_mask", None), self.num_envs)
-        if mask is not None and "config" in options:
-            raise ValueError("reset options 'config' and 'reset_mask' cannot be combined: a new config resets "
-                             "every sub-env")
+        mask, options = split_reset_options(options, self.num_envs)
         setup = self.setup
         if "config" in options:
             setup = build(override(self.config, options.pop("config")))

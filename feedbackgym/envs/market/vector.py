@@ -21,7 +21,7 @@ from .episode import RegulatorEpisode
 from .metrics import COMPONENTS
 from .observe import OBS_BOUND
 from .sim import ACTION_NAMES
-from ..vector_utils import check_reset_mask as _reset_mask
+from ..vector_utils import seeds_per_env, split_reset_options
 
 
 class FlashCrashRegulatorVectorEnv(VectorEnv):
@@ -80,14 +80,7 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
     def reset(self, *, seed: int | list | None = None, options: dict | None = None):
         # Everything that can fail is checked before anything changes: a failed reset leaves the
         # env as it was (config, generators and the episodes in progress), as the single env does.
-        if options is not None and not isinstance(options, dict):
-            raise ValueError(f"reset options: expected a dict such as {{'reset_mask': mask}} or "
-                             f"{{'config': {{...}}}}, got {type(options).__name__} {options!r}")
-        options = dict(options or {})
-        mask = _reset_mask(options.pop("reset_mask", None), self.num_envs)
-        if mask is not None and "config" in options:
-            raise ValueError("reset options 'config' and 'reset_mask' cannot be combined: a new config resets "
-                             "every sub-env")
+        mask, options = split_reset_options(options, self.num_envs)
         cfg = self.config
         if "config" in options:
             cfg = override(self.config, options.pop("config"))
@@ -97,17 +90,7 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
                                  "(horizons_s, market.depth_levels)")
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, reset_mask")
-        if seed is None:
-            seeds: list[int | None] = [None] * self.num_envs
-        elif isinstance(seed, int):
-            seeds = [seed + i for i in range(self.num_envs)]
-        else:
-            try:
-                seeds = list(seed)
-            except TypeError:
-                raise ValueError(f"seed: expected an int, None or {self.num_envs} seeds, got {seed!r}") from None
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"seed: expected an int or {self.num_envs} seeds, got {len(seeds)}")
+        seeds = seeds_per_env(seed, self.num_envs)
         if mask is not None and not self._started:
             raise RuntimeError("reset(options={'reset_mask': ...}) before the first full reset()")
         chosen = range(self.num_envs) if mask is None else np.flatnonzero(mask).tolist()
