@@ -12,6 +12,7 @@ HN = 8192          # seconds of history kept (ring)
 MAXEV = 8192       # events per simulated second
 MAXM = 64          # market makers
 MAXQ = 8           # quote levels per side per maker
+MAXA = 16          # external (agent-controlled) market makers per market
 
 # order kinds
 LIMIT, MARKET, IOC = 0, 1, 2
@@ -44,9 +45,22 @@ N_FST = 16
 H_MID, H_VOL, H_VALUE = range(3)
 N_H = 3
 
-# maker table rows (float64 [N_MK, MAXM])
-MK_INV, MK_VOL, MK_PULL_UNTIL = range(3)
-N_MK = 3
+# maker table rows (float64 [N_MK, MAXM + MAXA]): columns 0..MAXM-1 are the rule makers, column
+# MAXM + k is external (agent) maker k. Inventory in contracts, volume in contracts (both sides,
+# cumulative), cash in currency (sells add price x qty, buys subtract it).
+MK_INV, MK_VOL, MK_PULL_UNTIL, MK_CASH = range(4)
+N_MK = 4
+# external makers' instructions and resting orders (int64 [MAXA, N_AQ]): offsets in ticks from
+# the mid (>= 1), sizes in contracts (0: that side pulled), TAKE a one-shot signed market order
+# (+ buy, - sell) sent at the start of the next second, then cleared by the kernel
+AQ_BID_OFF, AQ_BID_SIZE, AQ_ASK_OFF, AQ_ASK_SIZE, AQ_TAKE, AQ_BID_OID, AQ_ASK_OID = range(7)
+N_AQ = 7
+# external control (float64 [N_CTL]): number of external makers; the seller's mode and its value
+C_N_AGENTS, C_SELL_MODE, C_SELL_VALUE = range(3)
+N_CTL = 4
+# seller modes: the scenario's POV rule; an external child order (contracts this second, one-shot);
+# POV at an external participation rate (persistent)
+SELL_RULE, SELL_QTY, SELL_RATE = range(3)
 # fundamental / deep-value / momentum tables (float64 [2, n])
 TR_A, TR_B = 0, 1      # fundamental: capacity left, threshold bps; deep: capacity, threshold frac;
                        # momentum: position, lookback s

@@ -30,6 +30,12 @@ stops cascade within the second. Populations (all parameters in :class:`~.sim.Ma
   trigger turns it into a market order.
 * **POV seller** -- each second sells ``seller_participation`` of the trailing window's volume
   with market orders, no price limit, until ``seller_size`` is done (the 6 May 2010 algorithm).
+  The caller may take the seller over (``ctl[C_SELL_MODE]``): an external child order per second
+  or an external participation rate (see ``sim.py``, "External agents").
+* **external makers** (``ctl[C_N_AGENTS]`` of them, 0 by default) -- agent-controlled quotes
+  (``aq``): at the start of each second each side is re-centred on the mid at the requested
+  offset and size; an unchanged quote keeps its time priority. They are extra traders, not
+  replacements of rule makers; the noise traders' cancel hazard never touches them.
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ from numba import njit
 from . import rng as R
 from .auction import indicative, uncross
 from .book import book_clear, cancel, rest, submit
-from .layout import (F_ACT0, F_ACTIVITY, F_BAND_PCT, F_EV_CROSS, F_EV_PREV_DM,
+from .layout import (AQ_ASK_OFF, AQ_ASK_OID, AQ_ASK_SIZE, AQ_BID_OFF, AQ_BID_OID, AQ_BID_SIZE, AQ_TAKE,
+                     C_N_AGENTS, C_SELL_MODE, C_SELL_VALUE, MAXM, MK_CASH, O_PRICE, O_QTY, SELL_QTY,
+                     SELL_RULE, T_AGENT, F_ACT0, F_ACTIVITY, F_BAND_PCT, F_EV_CROSS, F_EV_PREV_DM,
                      F_EV_SQ, F_FUND, F_MOVE_EMA, F_REF, F_SELL_CARRY, F_SELL_VALUE, F_VWAP,
                      H_MID, H_VALUE, H_VOL, HN, I_AUCTION_VOL, I_BA, I_BAND_HI, I_BAND_LO, I_BB,
                      I_BUYVOL, I_EVENTS, I_FUND_VOL, I_HALT, I_HALT_REM, I_HALTED_TOTAL, I_HIWATER,
@@ -132,7 +140,12 @@ def settle(prm, ist, fst, fills, mk, fu, dv, mo):
         if typ == T_MAKER:
             mk[MK_INV, idx] += side * q
             mk[MK_VOL, idx] += q
+            mk[MK_CASH, idx] -= side * q * fills[3, k] * tick
             ist[I_MAKER_VOL] += q
+        elif typ == T_AGENT:  # external makers: not counted in the rule makers' maker_volume
+            mk[MK_INV, MAXM + idx] += side * q
+            mk[MK_VOL, MAXM + idx] += q
+            mk[MK_CASH, MAXM + idx] -= side * q * fills[3, k] * tick
         elif typ == T_FUND:
             fu[TR_A, idx] += side * q  # net position
             ist[I_FUND_VOL] += q
@@ -250,7 +263,8 @@ def ev_cancel(ist, od, lv, free, rs):
     if hw == 0:
         return
     oid = R.randint(rs, hw)
-    if od[O_SIDE, oid] != 0 and od[O_OWNER, oid] // OWNER_BASE != T_MAKER:
+    typ = od[O_OWNER, oid] // OWNER_BASE
+    if od[O_SIDE, oid] != 0 and typ != T_MAKER and typ != T_AGENT:
         cancel(od, lv, free, ist, oid)
 
 
@@ -372,6 +386,55 @@ def ev_mom(prm, ist, od, lv, free, fills, hist, mo, rs, i):
         submit(od, lv, free, ist, fills, side, rb if side > 0 else ra, size, owner, LIMIT)
 
 
+@njit(cache=True)
+def agent_orders(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st, aq, n_agents):
+    """External makers' instructions at the start of a second: each one-shot market order
+    (``AQ_TAKE``), then each side's quote re-centred on the mid.
+
+    A bid ``k`` ticks from the mid rests at ``ceil(mid) - k`` and an ask at ``floor(mid) + k``, so
+    ``k = 1`` joins the best quotes; outside halts a quote that would cross is moved to one tick
+    inside the opposite best (post-only: a quote never takes liquidity). A resting quote already
+    at the requested price with the requested size stays (it keeps its time priority); anything
+    else is cancelled and re-posted at the back of its level (a partly filled quote is topped up
+    that way the next second). Uses no random numbers.
+    """
+    halted = ist[I_HALT] != 0
+    for k in range(n_agents):
+        owner = T_AGENT * OWNER_BASE + k
+        take = aq[k, AQ_TAKE]
+        if take != 0:
+            aq[k, AQ_TAKE] = 0
+            submit(od, lv, free, ist, fills, 1 if take > 0 else -1, 0, abs(take), owner, MARKET)
+            after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st)
+        mid = mid_ticks(ist)
+        for s in range(2):
+            side = 1 if s == 0 else -1
+            off = aq[k, AQ_BID_OFF] if s == 0 else aq[k, AQ_ASK_OFF]
+            size = aq[k, AQ_BID_SIZE] if s == 0 else aq[k, AQ_ASK_SIZE]
+            col = AQ_BID_OID if s == 0 else AQ_ASK_OID
+            price = -1
+            if size > 0 and off >= 1:
+                if side > 0:
+                    price = int(math.ceil(mid)) - off
+                    if not halted and ist[I_BA] < NL and price >= ist[I_BA]:
+                        price = ist[I_BA] - 1
+                else:
+                    price = int(math.floor(mid)) + off
+                    if not halted and ist[I_BB] >= 0 and price <= ist[I_BB]:
+                        price = ist[I_BB] + 1
+            oid = aq[k, col]
+            if oid >= 0:
+                live = od[O_SIDE, oid] == side and od[O_OWNER, oid] == owner
+                if live and od[O_PRICE, oid] == price and od[O_QTY, oid] == size:
+                    continue
+                if live:
+                    cancel(od, lv, free, ist, oid)
+                aq[k, col] = -1
+            if size > 0 and 0 <= price < NL:
+                ist[I_EVENTS] += 1
+                aq[k, col] = rest(od, lv, free, ist, side, price, size, owner)
+
+
 # ----------------------------------------------------------------------------- the second
 
 
@@ -432,8 +495,10 @@ def _track_event_mid(ist, fst):
 
 # C901: kept as one jitted hot loop (a simulated second); splitting it passes ~20 arrays through each call
 @njit(cache=True)
-def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, action):  # noqa: C901
-    """Advance one market by one second under the regulator's ``action``."""
+def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq,  # noqa: C901
+                action):
+    """Advance one market by one second under the regulator's ``action`` (``ctl``/``aq``: the
+    external agents' control, see ``layout.py``; all zero = the background market alone)."""
     t = ist[I_T]
     ist[I_VOL] = 0
     ist[I_BUYVOL] = 0
@@ -472,18 +537,27 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
     # the seller's child order for this second
     halted = ist[I_HALT] != 0
     sell_q = 0
+    sell_mode = int(ctl[C_SELL_MODE])
     if ist[I_SELL_REM] > 0 and t >= prm[P_SELL_START]:
         ist[I_SELL_ACTIVE] = 1
         if not halted:
-            w = int(prm[P_SELL_WINDOW])
-            vol_w = 0.0
-            for k in range(1, w + 1):
-                vol_w += hist[H_VOL, (t - k) % HN]
-            fst[F_SELL_CARRY] += prm[P_SELL_PART] * vol_w / w
-            sell_q = min(int(fst[F_SELL_CARRY]), ist[I_SELL_REM])
-            fst[F_SELL_CARRY] -= sell_q
+            if sell_mode == SELL_QTY:  # the caller's child order (market orders are void in halts)
+                sell_q = min(int(ctl[C_SELL_VALUE]), ist[I_SELL_REM], EV_BASE - 1)
+            else:
+                rate = prm[P_SELL_PART] if sell_mode == SELL_RULE else ctl[C_SELL_VALUE]
+                w = int(prm[P_SELL_WINDOW])
+                vol_w = 0.0
+                for k in range(1, w + 1):
+                    vol_w += hist[H_VOL, (t - k) % HN]
+                fst[F_SELL_CARRY] += rate * vol_w / w
+                sell_q = min(int(fst[F_SELL_CARRY]), ist[I_SELL_REM])
+                if sell_mode != SELL_RULE:
+                    sell_q = min(sell_q, EV_BASE - 1)
+                fst[F_SELL_CARRY] -= sell_q
     else:
         ist[I_SELL_ACTIVE] = 0
+    if sell_mode == SELL_QTY:
+        ctl[C_SELL_VALUE] = 0.0  # one-shot: the next second sells nothing unless asked again
 
     # this second's arrivals, shuffled
     n = 0
@@ -527,6 +601,11 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
         tmp = ev[k]
         ev[k] = ev[j]
         ev[j] = tmp
+
+    n_agents = int(ctl[C_N_AGENTS])
+    if n_agents > 0:  # external makers act first: the whole second's flow meets their quotes
+        agent_orders(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st, aq, n_agents)
+        _track_event_mid(ist, fst)
 
     for e in range(n):
         typ = ev[e] // EV_BASE
@@ -615,16 +694,24 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
 
 
 @njit(cache=True)
-def step_batch(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, actions):
+def step_batch(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq, actions):
     """Advance every market of a batch (leading axis) by one second."""
     for e in range(ist.shape[0]):
         step_market(prm[e], ist[e], fst[e], od[e], lv[e], free[e], fills[e], hist[e], mk[e], mko[e],
-                    fu[e], dv[e], mo[e], st[e], rs[e], ev[e], actions[e])
+                    fu[e], dv[e], mo[e], st[e], rs[e], ev[e], ctl[e], aq[e], actions[e])
 
 
 @njit(cache=True)
-def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev):
-    """A fresh market: seeded book and traders, ``WARMUP_S`` simulated seconds, clocks at zero."""
+def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq):
+    """A fresh market: seeded book and traders, ``WARMUP_S`` simulated seconds, clocks at zero.
+
+    The external agents' instructions are cleared (quotes pulled, seller on the scenario's rule);
+    ``ctl[C_N_AGENTS]`` is kept, and external makers sit out the warm-up."""
+    n_agents = ctl[C_N_AGENTS]
+    ctl[:] = 0.0
+    aq[:, :] = 0
+    aq[:, AQ_BID_OID] = -1
+    aq[:, AQ_ASK_OID] = -1
     book_clear(od, lv, free, ist)
     ist[:] = 0
     fst[:] = 0.0
@@ -667,7 +754,8 @@ def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, 
     ist[I_T] = -WARMUP_S  # the warm-up fills the history ring at negative times
     ist[I_REOPEN_T] = -HN
     for _ in range(WARMUP_S):
-        step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, A_CONTINUE)
+        step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq, A_CONTINUE)
+    ctl[C_N_AGENTS] = n_agents
     # the episode starts here (ist[I_T] == 0)
     ist[I_SELL_REM] = seller
     ist[I_SELL_EXEC] = 0

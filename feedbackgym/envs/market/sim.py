@@ -47,6 +47,47 @@ Batches: :class:`MarketBatch` holds N markets in one set of arrays and advances 
 compiled call per second (``step(actions)``), each market giving exactly the path it gives alone
 (:class:`MarketSim` is a batch of one) -- the building block of a vectorised twin.
 
+External agents
+---------------
+The kernel opens two roles to outside controllers (RL agents, baselines, a PettingZoo view);
+with neither used, every path is bit for bit what it was before they existed.
+
+* **Agent makers** -- ``MarketSim(params, agent_makers=K)`` (``MarketBatch(params_list,
+  agent_makers=K)``; K <= 16) adds K market makers the caller controls. They are *extra* traders:
+  the scenario's ``n_makers`` rule makers stay, so the background market an agent meets is the
+  scenario's own, and a study that wants an agent to *replace* rule makers lowers ``n_makers``
+  (e.g. ``scenario_params("flash_crash", n_makers=9)`` plus one agent maker) -- both designs are
+  one keyword away and neither is forced on the other roles.
+  ``set_quotes(k, bid_offset_ticks, bid_size, ask_offset_ticks, ask_size)`` sets standing
+  quotes from the next second on: at the start of every second each side is re-centred on the
+  mid, the bid at ``ceil(mid) - bid_offset_ticks`` and the ask at ``floor(mid) + ask_offset_ticks``
+  (mid in ticks; offset 1 joins the best quotes), post-only outside halts (a quote that would
+  cross rests one tick inside the opposite best). A size of 0 pulls that side. An unchanged
+  quote keeps its time priority; a moved or partly filled one is cancelled and re-posted at the
+  back of its level. The background flow of the whole second then meets them with price-time
+  priority; during a halt they rest (limit orders are accepted in reserved state) and can trade
+  in the reopening auction. ``set_take(k, qty)``: a one-shot market order (+ buy / - sell,
+  contracts) at the start of the next second, e.g. to dump inventory (void during a halt). The
+  caller enforces any inventory cap (the kernel only records fills).
+  State: ``agent_inventory`` (contracts), ``agent_cash`` (currency: sales add price x qty,
+  purchases subtract it), ``agent_volume`` (contracts filled over the episode, both sides),
+  ``agent_pnl`` (currency, mark-to-market at the mid: cash + inventory x mid), one entry per
+  agent maker; ``agent_quote_prices(k)`` the resting (bid, ask), NaN when none. Agent fills do
+  not count in ``maker_volume`` / ``maker_inventory`` (the rule makers'); ``maker_cash`` gives
+  the rule makers' cash for a like-for-like PnL. ``MarketBatch`` has the same setters with a
+  market index first (``set_quotes(e, k, ...)``) and ``agent_state(e)``.
+* **External seller** -- the scenario's parent order (``seller_size`` contracts from
+  ``seller_start_s``; ``seller_remaining``, ``seller_executed_qty`` and
+  ``seller_executed_value`` (currency) as for the POV seller) can be driven by the caller:
+  ``set_seller_child(qty)`` sells ``qty`` contracts with one market order at a random point of
+  the next second (at most ``seller_remaining``; nothing during a halt, where market orders are
+  void; one-shot: the seconds after sell nothing unless asked again), and
+  ``set_seller_participation(rate)`` runs the POV rule at another participation rate from the
+  next second on (``None``: the scenario's rate). Deadlines and penalties are the caller's
+  business; the kernel just executes.
+* ``reset`` clears every instruction (quotes pulled, seller back on its rule); set them after
+  ``reset`` and before each ``step``. External makers sit out the warm-up.
+
 Refinements of the agreed seam: ``snapshot`` also carries ``depth_bid_near``/``depth_ask_near``,
 ``vwap``, ``n_halts``, ``halted_s_total``, ``band_pct_now``, ``seller_active``,
 ``maker_net_inventory``, ``fundamental_volume``, ``total_book_events``, ``auction_volume``,
@@ -238,10 +279,14 @@ class MarketBatch:
     State attributes are numpy arrays with one entry per market (see :class:`MarketSim`).
     """
 
-    def __init__(self, params_list):
+    def __init__(self, params_list, agent_makers: int = 0):
         params_list = list(params_list)
         if not params_list:
             raise ValueError("MarketBatch: expected at least one MarketParams")
+        if isinstance(agent_makers, bool) or not isinstance(agent_makers, (int, np.integer)) \
+                or not 0 <= agent_makers <= L.MAXA:
+            raise ValueError(f"agent_makers: expected an integer in [0, {L.MAXA}], got {agent_makers!r}")
+        self.agent_makers = int(agent_makers)
         for p in params_list:
             if not isinstance(p, MarketParams):
                 raise ValueError(f"MarketBatch: expected MarketParams, got {type(p).__name__}")
@@ -260,7 +305,7 @@ class MarketBatch:
         self.free = np.zeros((n, L.CAP), np.int64)
         self.fills = np.zeros((n, 4, L.MAXF), np.int64)
         self.hist = np.zeros((n, L.N_H, L.HN), np.float64)
-        self.mk = np.zeros((n, L.N_MK, L.MAXM), np.float64)
+        self.mk = np.zeros((n, L.N_MK, L.MAXM + L.MAXA), np.float64)
         self.mko = np.full((n, L.MAXM, 2 * L.MAXQ), -1, np.int64)
         self.fu = np.zeros((n, 2, nf), np.float64)
         self.dv = np.zeros((n, 2, nd), np.float64)
@@ -268,6 +313,10 @@ class MarketBatch:
         self.st = np.zeros((n, 3, ns), np.int64)
         self.rs = np.zeros((n, 4), np.uint64)
         self.ev = np.zeros((n, L.MAXEV), np.int64)
+        self.ctl = np.zeros((n, L.N_CTL), np.float64)
+        self.aq = np.zeros((n, L.MAXA, L.N_AQ), np.int64)
+        self.aq[:, :, L.AQ_BID_OID] = -1
+        self.aq[:, :, L.AQ_ASK_OID] = -1
         self.tick = np.array([p.tick_size for p in params_list])
         self._ready = np.zeros(n, bool)
 
@@ -278,9 +327,14 @@ class MarketBatch:
                    for p in self.params_list)
 
     def _arrays(self, e=None):
+        """The market state arrays (without the external agents' control)."""
         names = ("prm", "ist", "fst", "od", "lv", "free", "fills", "hist", "mk", "mko", "fu", "dv",
                  "mo", "st", "rs", "ev")
         return tuple(getattr(self, k) if e is None else getattr(self, k)[e] for k in names)
+
+    def _kernel_args(self, e=None):
+        """What the compiled kernels take: the state arrays, then ``ctl`` and ``aq``."""
+        return self._arrays(e) + ((self.ctl, self.aq) if e is None else (self.ctl[e], self.aq[e]))
 
     def reset_one(self, e: int, rng: np.random.Generator, params: MarketParams | None = None) -> None:
         """Reset market ``e`` (optionally with new parameters of the same table sizes)."""
@@ -300,7 +354,8 @@ class MarketBatch:
         self.mo[e].fill(0.0)
         self.st[e].fill(0)
         self.rs[e] = _seed(rng)
-        arrs = list(self._arrays(e))
+        self.ctl[e, L.C_N_AGENTS] = self.agent_makers
+        arrs = list(self._kernel_args(e))
         # trader tables sized to this market's populations
         arrs[10] = self.fu[e][:, :p.n_fundamental]
         arrs[11] = self.dv[e][:, :p.n_deep_value]
@@ -318,16 +373,82 @@ class MarketBatch:
         if not self._ready.all():
             raise RuntimeError("MarketBatch.step called before reset")
         if self._uniform_tables():
-            step_batch(*self._arrays(), a)  # type: ignore[call-arg]  # numba Dispatcher stub: no *args
+            step_batch(*self._kernel_args(), a)  # type: ignore[call-arg]  # numba Dispatcher stub: no *args
         else:  # tables of different sizes: one call per market on its own slice
             from .populations import step_market
             for e, p in enumerate(self.params_list):
-                arrs = list(self._arrays(e))
+                arrs = list(self._kernel_args(e))
                 arrs[10] = self.fu[e][:, :p.n_fundamental]
                 arrs[11] = self.dv[e][:, :p.n_deep_value]
                 arrs[12] = self.mo[e][:, :p.n_momentum]
                 arrs[13] = self.st[e][:, :p.stop_orders]
                 step_market(*arrs, int(a[e]))  # type: ignore[call-arg]  # as above
+
+    # ------------------------------------------------------------- external agents (see module doc)
+    def _agent(self, e: int, k: int) -> None:
+        if not 0 <= e < self.n:
+            raise ValueError(f"market index: expected an integer in [0, {self.n - 1}], got {e!r}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < self.agent_makers:
+            raise ValueError(f"agent maker index: expected an integer in [0, {self.agent_makers - 1}] "
+                             f"(agent_makers={self.agent_makers}), got {k!r}")
+
+    def set_quotes(self, e: int, k: int, bid_offset_ticks: int, bid_size: int, ask_offset_ticks: int,
+                   ask_size: int) -> None:
+        """Standing quotes of agent maker ``k`` in market ``e`` from the next second on."""
+        self._agent(e, k)
+        vals = {"bid_offset_ticks": bid_offset_ticks, "bid_size": bid_size, "ask_offset_ticks": ask_offset_ticks,
+                "ask_size": ask_size}
+        for name, v in vals.items():
+            lo, hi = (1, 1000) if name.endswith("ticks") else (0, 100_000)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+                raise ValueError(f"{name}: expected an integer in [{lo}, {hi}], got {v!r}")
+        row = self.aq[e, k]
+        row[L.AQ_BID_OFF], row[L.AQ_BID_SIZE] = bid_offset_ticks, bid_size
+        row[L.AQ_ASK_OFF], row[L.AQ_ASK_SIZE] = ask_offset_ticks, ask_size
+
+    def set_take(self, e: int, k: int, qty: int) -> None:
+        """One-shot market order of agent maker ``k`` (contracts, + buy / - sell) at the start of the
+        next second (void during a halt)."""
+        self._agent(e, k)
+        if isinstance(qty, bool) or not isinstance(qty, (int, np.integer)) or abs(qty) > 100_000:
+            raise ValueError(f"take qty: expected an integer in [-100000, 100000], got {qty!r}")
+        self.aq[e, k, L.AQ_TAKE] = qty
+
+    def set_seller_child(self, e: int, qty: int) -> None:
+        """External seller: sell ``qty`` contracts with a market order during the next second (at
+        most ``seller_remaining`` and 65,535; nothing during a halt). One-shot: the seconds after sell
+        nothing unless asked again; the seller stays under external control until reset."""
+        if not 0 <= e < self.n:
+            raise ValueError(f"market index: expected an integer in [0, {self.n - 1}], got {e!r}")
+        if isinstance(qty, bool) or not isinstance(qty, (int, np.integer)) or not 0 <= qty <= 65535:
+            raise ValueError(f"seller child qty: expected an integer in [0, 65535] contracts, got {qty!r}")
+        self.ctl[e, L.C_SELL_MODE] = L.SELL_QTY
+        self.ctl[e, L.C_SELL_VALUE] = qty
+
+    def set_seller_participation(self, e: int, rate: float | None) -> None:
+        """The seller follows its POV rule at participation ``rate`` (share of the trailing window's
+        volume, in [0, 1]) from the next second on; ``None`` returns it to the scenario's rule."""
+        if not 0 <= e < self.n:
+            raise ValueError(f"market index: expected an integer in [0, {self.n - 1}], got {e!r}")
+        if rate is None:
+            self.ctl[e, L.C_SELL_MODE] = L.SELL_RULE
+            self.ctl[e, L.C_SELL_VALUE] = 0.0
+            return
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.number)) or not 0.0 <= rate <= 1.0:
+            raise ValueError(f"seller participation: expected a number in [0, 1], got {rate!r}")
+        self.ctl[e, L.C_SELL_MODE] = L.SELL_RATE
+        self.ctl[e, L.C_SELL_VALUE] = float(rate)
+
+    def agent_state(self, e: int) -> dict:
+        """Agent makers of market ``e``: inventory (contracts), cash (currency), volume (contracts,
+        cumulative over the episode, both sides) and mark-to-market PnL at the mid (currency),
+        each an array of ``agent_makers`` entries."""
+        cols = slice(L.MAXM, L.MAXM + self.agent_makers)
+        inv = self.mk[e, L.MK_INV, cols].copy()
+        cash = self.mk[e, L.MK_CASH, cols].copy()
+        mid = _mid_ticks_of(self.ist[e]) * self.tick[e]
+        return {"inventory": inv.astype(np.int64), "cash": cash, "volume": self.mk[e, L.MK_VOL, cols].astype(np.int64),
+                "pnl": cash + inv * mid}
 
 
 def _step_batch(*args):
@@ -335,6 +456,21 @@ def _step_batch(*args):
     global _step_batch
     _step_batch = step_batch  # bind the compiled kernel on first use (keeps numba out of import)
     step_batch(*args)
+
+
+def _mid_ticks_of(ist) -> float:
+    """The mid in ticks of a market's ``ist`` (as :meth:`MarketSim.mid`, in ticks)."""
+    if ist[L.I_HALT] != 0:
+        ip = ist[L.I_INDICATIVE]
+        return float(ip if ip >= 0 else ist[L.I_LAST])
+    bb, ba, last = ist[L.I_BB], ist[L.I_BA], ist[L.I_LAST]
+    if bb >= 0 and ba < L.NL:
+        return 0.5 * (bb + ba)
+    if bb >= 0:
+        return 0.5 * (bb + max(bb + 1, last + 1))
+    if ba < L.NL:
+        return 0.5 * (min(ba - 1, last - 1) + ba)
+    return float(last)
 
 
 def _seed(rng: np.random.Generator) -> np.ndarray:
@@ -375,11 +511,12 @@ class MarketSim:
     event time, accumulated over the episode).
     """
 
-    def __init__(self, params: MarketParams):
+    def __init__(self, params: MarketParams, agent_makers: int = 0):
         if not isinstance(params, MarketParams):
             raise ValueError(f"MarketSim: expected MarketParams, got {type(params).__name__}")
         self.params = params
-        self._b = MarketBatch([params])
+        self._b = MarketBatch([params], agent_makers=agent_makers)
+        self.agent_makers = self._b.agent_makers
         self._ist = self._b.ist[0]
         self._fst = self._b.fst[0]
         self._lv = self._b.lv[0]
@@ -390,7 +527,7 @@ class MarketSim:
     def reset(self, rng: np.random.Generator) -> None:
         """Start a new episode; all randomness of the episode derives from ``rng``."""
         self._b.reset_one(0, rng)
-        self._fast = self._b._arrays() + (self._a,) if self._b._uniform_tables() else None
+        self._fast = self._b._kernel_args() + (self._a,) if self._b._uniform_tables() else None
 
     def step(self, regulator_action: int = CONTINUE) -> None:
         """Apply ``regulator_action`` (see module docstring), then simulate one second."""
@@ -467,18 +604,7 @@ class MarketSim:
         return float(ba - bb) if (bb >= 0 and ba < L.NL) else math.nan
 
     def _mid_ticks(self) -> float:
-        ist = self._ist
-        if ist[L.I_HALT] != 0:
-            ip = ist[L.I_INDICATIVE]
-            return float(ip if ip >= 0 else ist[L.I_LAST])
-        bb, ba, last = ist[L.I_BB], ist[L.I_BA], ist[L.I_LAST]
-        if bb >= 0 and ba < L.NL:
-            return 0.5 * (bb + ba)
-        if bb >= 0:
-            return 0.5 * (bb + max(bb + 1, last + 1))
-        if ba < L.NL:
-            return 0.5 * (min(ba - 1, last - 1) + ba)
-        return float(last)
+        return _mid_ticks_of(self._ist)
 
     @property
     def mid(self) -> float:
@@ -637,6 +763,63 @@ class MarketSim:
     def event_mid_ac1(self) -> float:
         sq = self._fst[L.F_EV_SQ]
         return float(self._fst[L.F_EV_CROSS] / sq) if sq > 0 else math.nan
+
+    # ------------------------------------------------------------- external agents (see module doc)
+    def set_quotes(self, k: int, bid_offset_ticks: int, bid_size: int, ask_offset_ticks: int, ask_size: int) -> None:
+        """Standing quotes of agent maker ``k`` from the next second on (offsets >= 1 tick from the
+        mid; size 0 pulls that side)."""
+        self._b.set_quotes(0, k, bid_offset_ticks, bid_size, ask_offset_ticks, ask_size)
+
+    def set_take(self, k: int, qty: int) -> None:
+        """One-shot market order of agent maker ``k`` next second (contracts, + buy / - sell)."""
+        self._b.set_take(0, k, qty)
+
+    def set_seller_child(self, qty: int) -> None:
+        """External seller: sell ``qty`` contracts (market order) during the next second only."""
+        self._b.set_seller_child(0, qty)
+
+    def set_seller_participation(self, rate: float | None) -> None:
+        """The seller's POV rate from the next second on (``None``: the scenario's rule)."""
+        self._b.set_seller_participation(0, rate)
+
+    def _agent_cols(self) -> slice:
+        return slice(L.MAXM, L.MAXM + self.agent_makers)
+
+    @property
+    def agent_inventory(self) -> np.ndarray:
+        """Agent makers' inventories, contracts (int64, one per agent maker)."""
+        return self._b.mk[0, L.MK_INV, self._agent_cols()].astype(np.int64)
+
+    @property
+    def agent_cash(self) -> np.ndarray:
+        """Agent makers' cash, currency (sales add price x qty, purchases subtract it)."""
+        return self._b.mk[0, L.MK_CASH, self._agent_cols()].copy()
+
+    @property
+    def agent_volume(self) -> np.ndarray:
+        """Agent makers' filled volume over the episode, contracts (both sides)."""
+        return self._b.mk[0, L.MK_VOL, self._agent_cols()].astype(np.int64)
+
+    @property
+    def agent_pnl(self) -> np.ndarray:
+        """Agent makers' mark-to-market PnL, currency: cash + inventory x mid."""
+        return self.agent_cash + self._b.mk[0, L.MK_INV, self._agent_cols()] * self.mid
+
+    def agent_quote_prices(self, k: int) -> tuple[float, float]:
+        """(bid, ask) prices, currency, of agent maker ``k``'s resting quotes (NaN: none resting)."""
+        self._b._agent(0, k)
+        out = []
+        for col, side in ((L.AQ_BID_OID, 1), (L.AQ_ASK_OID, -1)):
+            oid = self._b.aq[0, k, col]
+            od = self._b.od[0]
+            live = oid >= 0 and od[L.O_SIDE, oid] == side and od[L.O_OWNER, oid] == L.T_AGENT * L.OWNER_BASE + k
+            out.append(float(od[L.O_PRICE, oid]) * self._tick if live else math.nan)
+        return out[0], out[1]
+
+    @property
+    def maker_cash(self) -> np.ndarray:
+        """Rule makers' cash, currency (their PnL is ``maker_cash + maker_inventory * mid``)."""
+        return self._b.mk[0, L.MK_CASH, :self.params.n_makers].copy()
 
     def snapshot(self) -> dict:
         """The read-only state as a dict of python scalars (arrays as lists)."""
