@@ -1,0 +1,192 @@
+"""The market's PettingZoo view (``feedbackgym.envs.market.multiagent``; extra ``multiagent``)."""
+
+import subprocess
+import sys
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("pettingzoo")
+
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test  # noqa: E402
+
+from feedbackgym.envs.market.multiagent import (  # noqa: E402
+    EXECUTOR_RATES, FLATTEN, MAKER_ACTIONS, FlashCrashMultiAgentEnv, RuleMaker, parallel_env, raw_env)
+
+SHORT = {"market": {"length_s": 240, "seller_start_s": 60}, "stress_s": 120}
+
+
+def _play(env, seed, policy_seed=0):
+    """A whole episode under seeded random actions; the per-step record."""
+    obs, infos = env.reset(seed=seed)
+    rng = np.random.default_rng(policy_seed)
+    rec = [(obs, None, infos)]
+    while env.agents:
+        actions = {a: int(rng.integers(env.action_space(a).n)) for a in env.agents}
+        if "regulator" in actions:
+            actions["regulator"] = int(rng.random() < 0.02)   # mostly continue, sometimes pause
+        obs, rew, term, trunc, infos = env.step(actions)
+        rec.append((obs, rew, infos))
+    return rec
+
+
+def _same(a, b) -> bool:
+    for (o1, r1, _), (o2, r2, _) in zip(a, b):
+        if set(o1) != set(o2) or any(not np.array_equal(o1[k], o2[k]) for k in o1) or r1 != r2:
+            return False
+    return len(a) == len(b)
+
+
+def test_pettingzoo_parallel_api_and_seed_tests():
+    kw = {**SHORT, "agent_makers": 2, "executors": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        parallel_api_test(parallel_env(**kw), num_cycles=300)
+    parallel_seed_test(lambda: parallel_env(**kw), num_cycles=300)
+
+
+def test_aec_view_passes_pettingzoo_api_test():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        api_test(raw_env(**SHORT, agent_makers=1), num_cycles=50)
+
+
+def test_agents_spaces_and_counts():
+    env = parallel_env(**SHORT, agent_makers=3, executors=2)
+    assert env.possible_agents == ["regulator", "maker_0", "maker_1", "maker_2", "executor_0", "executor_1"]
+    assert env.action_space("regulator") == gym.spaces.Discrete(5)
+    assert env.action_space("maker_1") == gym.spaces.Discrete(len(MAKER_ACTIONS))
+    assert env.action_space("executor_0") == gym.spaces.Discrete(len(EXECUTOR_RATES))
+    obs, infos = env.reset(seed=1)
+    for a in env.possible_agents:
+        assert env.observation_space(a).contains(obs[a]), a
+        assert len(env.feature_names[a]) == env.observation_space(a).shape[0]
+    only_makers = parallel_env(**SHORT, regulator=False, agent_makers=1, regulator_rule="stop_logic")
+    assert only_makers.possible_agents == ["maker_0"]
+    only_exec = parallel_env(**SHORT, regulator=False, agent_makers=0, executors=1)
+    assert only_exec.possible_agents == ["executor_0"]
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"regulator": False, "agent_makers": 0, "executors": 0}, "at least one agent"),
+    ({"agent_makers": 10, "executors": 7}, "at most 16"),
+    ({"agent_makers": 11}, "rule makers to replace"),
+    ({"maker_reward": {"pnl": 1.0}}, "unknown component"),
+    ({"executor_reward": {"shortfall_bps": float("nan")}}, "finite"),
+    ({"regulator_rule": "always"}, "regulator_rule"),
+    ({"bogus": 1}, "bogus"),
+])
+def test_bad_config_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        parallel_env(**SHORT, **kwargs)
+
+
+def test_bad_actions_raise():
+    env = parallel_env(**SHORT, agent_makers=1)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="outside Discrete"):
+        env.step({"regulator": 0, "maker_0": len(MAKER_ACTIONS)})
+    with pytest.raises(ValueError, match="not an integer"):
+        env.step({"regulator": 0.5, "maker_0": 1})
+    with pytest.raises(ValueError, match="unknown or finished"):
+        env.step({"regulator": 0, "maker_7": 1})
+    with pytest.raises(ValueError, match="config"):
+        env.reset(seed=0, options={"config": {"agent_makers": 2}})
+
+
+def test_same_seed_same_episode_different_seed_differs():
+    kw = {**SHORT, "agent_makers": 2, "executors": 1}
+    a = _play(parallel_env(**kw), seed=3)
+    b = _play(parallel_env(**kw), seed=3)
+    c = _play(parallel_env(**kw), seed=4)
+    assert _same(a, b)
+    assert not _same(a, c)
+    env = parallel_env(**kw)       # a reused env replays the episode too
+    _play(env, seed=9)
+    assert _same(_play(env, seed=3), a)
+
+
+def test_regulator_only_view_equals_the_regulator_env():
+    """With no makers or executors the view is FlashCrashRegulator-v0, transition for transition."""
+    single = gym.make("feedbackgym/FlashCrashRegulator-v0", **SHORT).unwrapped
+    multi = parallel_env(**SHORT, agent_makers=0)
+    o1, _ = single.reset(seed=5)
+    o2, _ = multi.reset(seed=5)
+    assert np.array_equal(o1, o2["regulator"])
+    rng = np.random.default_rng(0)
+    done = False
+    while not done:
+        a = int(rng.integers(5)) if rng.random() < 0.05 else 0
+        o1, r1, done, _, i1 = single.step(a)
+        o2, r2, term, _, i2 = multi.step({"regulator": a})
+        assert np.array_equal(o1, o2["regulator"]) and r1 == r2["regulator"] and done == term["regulator"]
+    for k, v in i1["episode_metrics"].items():
+        if not k.startswith("actions_"):
+            assert i2["regulator"]["episode_metrics"][k] == pytest.approx(v, nan_ok=True), k
+
+
+def test_maker_accounting_pnl_and_cap():
+    env = parallel_env(**{**SHORT, "market": {**SHORT["market"], "seller_size": 3000}}, agent_makers=2,
+                       regulator=False)
+    obs, infos = env.reset(seed=2)
+    rule = RuleMaker()
+    pnl_sum = {a: 0.0 for a in env.agents}
+    while env.agents:
+        actions = {"maker_0": rule.act(obs["maker_0"], infos["maker_0"]), "maker_1": 0}
+        obs, rew, term, trunc, infos = env.step(actions)
+        for a in rew:
+            pnl_sum[a] += infos[a]["reward_components"]["pnl_ticks"]
+    m = infos["maker_0"]["episode_metrics"]
+    tick = env.params.tick_size
+    assert m["maker_0_volume"] > 0, "a quoting maker trades"
+    assert m["maker_0_pnl"] == pytest.approx(pnl_sum["maker_0"] * tick)
+    # a quote is cut at the cap; another agent's market order may fill a stale quote first (at most one quote)
+    assert m["maker_0_max_abs_inventory"] <= env.params.maker_inventory_cap + env._quote_size
+    assert m["maker_1_volume"] == 0 and m["maker_1_pnl"] == 0.0, "a maker that always pulls never trades"
+
+
+def test_flatten_halves_inventory():
+    env = parallel_env(**SHORT, agent_makers=1, regulator=False)
+    env.reset(seed=0)
+    inv = 0
+    for _ in range(200):            # lean to buy until long
+        env.step({"maker_0": 3})
+        inv = int(env.book.inventory()[0])
+        if inv >= 10:
+            break
+    assert inv >= 10
+    env.step({"maker_0": FLATTEN})   # quotes pulled now, the market order at the next step's start
+    inv = int(env.book.inventory()[0])
+    env.step({"maker_0": 0})
+    assert int(env.book.inventory()[0]) == inv - inv // 2
+
+
+def test_executor_sells_and_is_penalised_once_for_the_rest():
+    kw = {**SHORT, "regulator": False, "executors": 2, "agent_makers": 0, "executor_size": 400,
+          "executor_deadline_s": 120}
+    env = parallel_env(**kw)
+    env.reset(seed=0)
+    unfinished = {"executor_0": [], "executor_1": []}
+    while env.agents:
+        _, _, _, _, infos = env.step({"executor_0": len(EXECUTOR_RATES) - 1, "executor_1": 0})
+        for a in unfinished:
+            unfinished[a].append(infos[a]["reward_components"]["unfinished_frac"])
+    m = infos["executor_0"]["episode_metrics"]
+    assert m["executor_0_sold"] > 0 and m["executor_1_sold"] == 0
+    assert sum(x > 0 for x in unfinished["executor_1"]) == 1 and max(unfinished["executor_1"]) == 1.0
+    assert m["executor_0_shortfall_bps"] == pytest.approx(infos["executor_0"]["shortfall_bps"])
+
+
+def test_import_feedbackgym_does_not_import_pettingzoo():
+    code = "import sys, feedbackgym; import gymnasium as g; g.make('feedbackgym/FlashCrashRegulator-v0'); " \
+           "sys.exit(1 if 'pettingzoo' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_class_docstring_has_the_sections():
+    doc = FlashCrashMultiAgentEnv.__doc__
+    for section in ("## Description", "## Action Spaces", "## Observation Spaces", "## Rewards",
+                    "## Starting State", "## Episode End", "## Arguments", "## Version History"):
+        assert section in doc
