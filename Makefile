@@ -65,9 +65,10 @@ test-gym-min: $(RAY_STAMP)
 		--ignore=tests/interop/test_rllib_multiagent.py \
 		$(GYM_MIN_TESTS)
 
-# a tiny PPO training on a local Ray instance (1 env runner), resume, export, evaluate
+# a tiny PPO training on a local Ray instance (1 env runner), resume, export, evaluate; a tiny
+# multi-agent PPO on the market's PettingZoo view through RLlib's ParallelPettingZooEnv
 test-rllib: $(RAY_STAMP)
-	$(VENV_RAY)/bin/python -m pytest -q -p no:xdist tests/interop/test_rllib.py
+	$(VENV_RAY)/bin/python -m pytest -q -p no:xdist tests/interop/test_rllib.py tests/interop/test_rllib_multiagent.py
 
 # TorchRL, Tianshou, rl_zoo3, CleanRL-style PPO (tests/interop)
 test-interop: $(INTEROP_STAMP)
