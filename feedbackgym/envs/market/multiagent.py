@@ -193,16 +193,17 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
 
     ## Observation Spaces
 
-    ``Box(-10, 10, (n,), float32)`` each; the first 50 features (default depth levels and
-    horizons) are the regulator env's observation (``feature_names``), then:
+    ``Box(-10, 10, (n,), float32)`` each; the first ``n_market`` features are the regulator env's
+    observation (50 with the default depth levels and horizons; ``env.feature_names[agent]`` lists
+    them), then:
 
     | agent      | extra features |
     |------------|----------------|
-    | regulator  | none (n = 50) |
+    | regulator  | none (n = n_market) |
     | maker_i    | inventory / cap; mark-to-market PnL (tick-contracts / 1000); bid resting,     |
-    |            | ask resting (0/1) (n = 54)                                                    |
+    |            | ask resting (0/1) (n = n_market + 4)                                          |
     | executor_i | remaining / size; active (started, not done); time left / deadline; shortfall |
-    |            | so far (bps / 100); started (0/1) (n = 55)                                    |
+    |            | so far (bps / 100); started (0/1) (n = n_market + 5)                          |
 
     ## Rewards
 
@@ -287,7 +288,13 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
         slots = config.agent_makers + config.executors
         self.episode = RegulatorEpisode(config, functools.partial(MarketSim, agent_makers=slots))
         self._reward, self._weights = build_reward(config)
-        self.market_features = feature_names(self.episode.depth_levels, config.horizons_s)
+        names = feature_names(self.episode.depth_levels, config.horizons_s)
+        extra = self.episode.n_features - len(names)   # optional features appended by the regulator's config
+        if extra > 0:
+            from . import observe
+            known = list(getattr(observe, "LIQUIDITY_FEATURES", ()))[:extra]
+            names += known + [f"market_extra_{i}" for i in range(len(known), extra)]
+        self.market_features = names
 
     def observation_space(self, agent: str) -> gym.spaces.Box:
         return self.observation_spaces[agent]
@@ -312,8 +319,8 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
         cfg = self.config
         if "config" in options:
             cfg = override(self.config, options.pop("config"))
-            keep = ("regulator", "agent_makers", "executors", "horizons_s")
-            if (any(getattr(cfg, k) != getattr(self.config, k) for k in keep)
+            keep = ("regulator", "agent_makers", "executors", "horizons_s", "liquidity_features")
+            if (any(getattr(cfg, k, None) != getattr(self.config, k, None) for k in keep)
                     or cfg.params().depth_levels != self.episode.depth_levels):
                 raise ValueError(f"reset option 'config' may not change the agents or spaces ({', '.join(keep)}, "
                                  "market.depth_levels); make a new env instead")
