@@ -7,5 +7,7 @@
 FAMILIES = (
     "feedbackgym.envs.abr.family:FAMILY",
     "feedbackgym.envs.market.family:FAMILY",
+    "feedbackgym.envs.market.maker_family:FAMILY",
+    "feedbackgym.envs.market.execution_family:FAMILY",
     "feedbackgym.envs.cluster.family:FAMILY",
 )

@@ -248,7 +248,8 @@ def ev_noise(prm, ist, od, lv, free, fills, hist, rs, idx):
         if prm[P_NOISE_WITHDRAW] > 0:  # liquidity backs away from a falling (rising) market
             t = ist[I_T]
             past = hist[H_MID, max(t - 60, ist[I_REOPEN_T]) % HN]
-            against = -side * (0.5 * (rb + ra) - past) / past * 1e4  # bps moved against this order
+            # a mid of 0 ticks (a bid side swept to the bottom of the grid) has no return
+            against = -side * (0.5 * (rb + ra) - past) / past * 1e4 if past > 0 else 0.0  # bps moved against it
             if against > 0:
                 depth *= min(1.0 + prm[P_NOISE_WITHDRAW] * against / 10.0, WITHDRAW_MAX)
         k = int(R.exponential(rs, depth))
@@ -371,7 +372,7 @@ def ev_mom(prm, ist, od, lv, free, fills, hist, mo, rs, i):
     lookback = int(mo[TR_B, i])
     past = hist[H_MID, max(t - lookback, ist[I_REOPEN_T]) % HN]
     mid = mid_ticks(ist)
-    sig = (mid - past) / past * 1e4
+    sig = (mid - past) / past * 1e4 if past > 0 else 0.0  # no signal from a mid of 0 ticks
     pos = mo[TR_A, i]
     owner = T_MOM * OWNER_BASE + i
     if abs(sig) > prm[P_MOM_THR]:
@@ -389,7 +390,8 @@ def ev_mom(prm, ist, od, lv, free, fills, hist, mo, rs, i):
 @njit(cache=True)
 def agent_orders(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st, aq, n_agents):
     """External makers' instructions at the start of a second: each one-shot market order
-    (``AQ_TAKE``), then each side's quote re-centred on the mid.
+    (``AQ_TAKE``; the agent's own resting quotes are cancelled first, so it never trades with
+    itself), then each side's quote re-centred on the mid.
 
     A bid ``k`` ticks from the mid rests at ``ceil(mid) - k`` and an ask at ``floor(mid) + k``, so
     ``k = 1`` joins the best quotes; outside halts a quote that would cross is moved to one tick
@@ -404,6 +406,11 @@ def agent_orders(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st, aq, n_a
         take = aq[k, AQ_TAKE]
         if take != 0:
             aq[k, AQ_TAKE] = 0
+            for col in (AQ_BID_OID, AQ_ASK_OID):  # no self-trade: the agent's own quotes leave first
+                oid = aq[k, col]
+                if oid >= 0 and od[O_SIDE, oid] != 0 and od[O_OWNER, oid] == owner:
+                    cancel(od, lv, free, ist, oid)
+                aq[k, col] = -1
             submit(od, lv, free, ist, fills, 1 if take > 0 else -1, 0, abs(take), owner, MARKET)
             after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st)
         mid = mid_ticks(ist)
