@@ -177,15 +177,80 @@ def sb3_vec_env(par_env: ParallelEnv):
         return VecMonitor(_Seedable(ss.pettingzoo_env_to_vec_env_v1(par_env)))
 
 
+def _new_ppo(env_kwargs: Mapping[str, Any], role: str, seed: int, ppo_kwargs: Mapping[str, Any] | None):
+    """A fresh PPO for ``role`` on its role view (the other roles on their rules)."""
+    from stable_baselines3 import PPO
+
+    env = parallel_env(**dict(env_kwargs))
+    learners = [a for a in env.possible_agents if role_of(a) == role]
+    others = {k: v for k, v in rule_policies().items() if k != role}
+    venv = sb3_vec_env(RoleView(env, learners, others))
+    return PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **{**PPO_DEFAULTS, **dict(ppo_kwargs or {})})
+
+
+def clone_rules(env_kwargs: Mapping[str, Any], roles: Sequence[str] = ("maker", "regulator"), episodes: int = 10,
+                epochs: int = 10, seed: int = 0, ppo_kwargs: Mapping[str, Any] | None = None,
+                batch_size: int = 256, learning_rate: float = 1e-3) -> dict:
+    """Behaviour cloning of the rule baselines (:func:`rule_policies`) into one PPO per role: every
+    agent plays its rule for ``episodes`` episodes (seeds ``seed + 5000 ..``), each role's PPO
+    policy is fitted to its agents' (observation, rule action) pairs by maximum likelihood.
+    A warm start for :func:`train_independent` (``models=``), as the published regulator was."""
+    import torch
+
+    data: dict[str, tuple[list, list]] = {r: ([], []) for r in roles}
+    env = parallel_env(**dict(env_kwargs))
+    for e in range(episodes):
+        obs, infos = env.reset(seed=seed + 5000 + e)
+        pol = {a: _policy_for(a, rule_policies()) for a in env.possible_agents}
+        for a, p in pol.items():
+            if hasattr(p, "reset"):
+                p.reset(obs[a], infos[a])
+        while env.agents:
+            actions = {a: pol[a].act(obs[a], infos[a]) for a in env.agents}
+            for a, act in actions.items():
+                if role_of(a) in data:
+                    data[role_of(a)][0].append(obs[a])
+                    data[role_of(a)][1].append(act)
+            obs, _, _, _, infos = env.step(actions)
+    models = {}
+    rng = np.random.default_rng(seed)
+    for i, role in enumerate(roles):
+        if not data[role][0]:
+            raise ValueError(f"clone_rules: role {role!r} has no agents in this view")
+        model = _new_ppo(env_kwargs, role, seed + 101 * i, ppo_kwargs)
+        policy = model.policy
+        x = torch.as_tensor(np.asarray(data[role][0], np.float32))
+        y = torch.as_tensor(np.asarray(data[role][1], np.int64))
+        opt = torch.optim.Adam(policy.parameters(), lr=learning_rate)
+        policy.set_training_mode(True)
+        for _ in range(epochs):
+            order = rng.permutation(len(y))
+            for k in range(0, len(y), batch_size):
+                idx = torch.as_tensor(order[k:k + batch_size])
+                _, log_prob, _ = policy.evaluate_actions(x[idx], y[idx])
+                loss = -log_prob.mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        policy.set_training_mode(False)
+        with torch.no_grad():
+            dist = policy.get_distribution(x)
+            model.clone_accuracy = float((dist.distribution.probs.argmax(1) == y).float().mean())
+        models[role] = model
+    return models
+
+
 def train_independent(env_kwargs: Mapping[str, Any], learn: Sequence[str] = ("maker", "regulator"),
                       rounds: int = 2, steps_per_round: int = 20_000, seed: int = 0,
                       ppo_kwargs: Mapping[str, Any] | None = None, fixed: Mapping[str, Any] | None = None,
                       models: dict | None = None, log: Callable[[str], None] | None = None) -> dict:
     """Independent learners with parameter sharing per role (see the module docstring).
 
-    ``learn``: roles that learn, in the order they take turns each round; ``fixed``: policies of
-    roles that never learn (default :func:`rule_policies`); ``models``: models to continue.
-    Returns ``{role: SB3 PPO model}``.
+    ``learn``: roles that learn, in the order they take turns each round, each for
+    ``steps_per_round`` env steps per turn (SB3 counts one step per agent: a role of k agents
+    gets k times as many samples); ``fixed``: policies of roles that never learn (default
+    :func:`rule_policies`); ``models``: models to continue. Turn ``i`` of round ``r`` plays
+    episodes seeded from ``seed + 1000 r + 101 i``. Returns ``{role: SB3 PPO model}``.
     """
     from stable_baselines3 import PPO
 
@@ -208,7 +273,9 @@ def train_independent(env_kwargs: Mapping[str, Any], learn: Sequence[str] = ("ma
                 models[role] = PPO("MlpPolicy", venv, seed=seed + 101 * i, device="cpu", verbose=0, **kw)
             else:
                 models[role].set_env(venv)
-            models[role].learn(steps_per_round, reset_num_timesteps=False)
+            venv.seed(seed + 1000 * r + 101 * i)   # each turn's episodes from a seed of its own
+            # SB3 counts agent steps: every agent of the role gets steps_per_round env steps
+            models[role].learn(steps_per_round * len(learners), reset_num_timesteps=False)
             if log is not None:
                 log(f"round {r + 1}/{rounds}: {role} ({len(learners)} agent(s)) trained "
                     f"{models[role].num_timesteps} steps")

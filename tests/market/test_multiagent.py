@@ -13,7 +13,8 @@ pytest.importorskip("pettingzoo")
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test  # noqa: E402
 
 from feedbackgym.envs.market.multiagent import (  # noqa: E402
-    EXECUTOR_RATES, FLATTEN, MAKER_ACTIONS, FlashCrashMultiAgentEnv, RuleMaker, parallel_env, raw_env)
+    DUMP_ACTION, EXECUTOR_RATES, MAKER_ACTION_NAMES, MAKER_ACTIONS, PULL_ACTION, FlashCrashMultiAgentEnv, RuleMaker,
+    maker_action, parallel_env, raw_env)
 
 SHORT = {"market": {"length_s": 240, "seller_start_s": 60}, "stress_s": 120}
 
@@ -74,6 +75,7 @@ def test_agents_spaces_and_counts():
     ({"agent_makers": 10, "executors": 7}, "at most 16"),
     ({"agent_makers": 11}, "rule makers to replace"),
     ({"maker_reward": {"pnl": 1.0}}, "unknown component"),
+    ({"maker_reward": "maker_greedy"}, "maker_quadratic"),
     ({"executor_reward": {"shortfall_bps": float("nan")}}, "finite"),
     ({"regulator_rule": "always"}, "regulator_rule"),
     ({"bogus": 1}, "bogus"),
@@ -133,34 +135,58 @@ def test_maker_accounting_pnl_and_cap():
     obs, infos = env.reset(seed=2)
     rule = RuleMaker()
     pnl_sum = {a: 0.0 for a in env.agents}
+    reward_sum = 0.0
     while env.agents:
-        actions = {"maker_0": rule.act(obs["maker_0"], infos["maker_0"]), "maker_1": 0}
+        actions = {"maker_0": rule.act(obs["maker_0"], infos["maker_0"]), "maker_1": PULL_ACTION}
         obs, rew, term, trunc, infos = env.step(actions)
         for a in rew:
-            pnl_sum[a] += infos[a]["reward_components"]["pnl_ticks"]
+            c = infos[a]["reward_components"]
+            pnl_sum[a] += c["spread_pnl"] + c["inventory_pnl"]
+        c = infos["maker_0"]["reward_components"]
+        reward_sum += rew["maker_0"]
+        assert rew["maker_0"] == pytest.approx(c["spread_pnl"] + c["inventory_pnl"] - 0.5 * c["inventory_sq"]
+                                               - 0.5 * c["at_cap_s"])   # maker_quadratic
     m = infos["maker_0"]["episode_metrics"]
-    tick = env.params.tick_size
     assert m["maker_0_volume"] > 0, "a quoting maker trades"
-    assert m["maker_0_pnl"] == pytest.approx(pnl_sum["maker_0"] * tick)
-    # a quote is cut at the cap; another agent's market order may fill a stale quote first (at most one quote)
+    assert m["maker_0_pnl"] == pytest.approx(pnl_sum["maker_0"])
+    assert m["maker_0_episode_reward"] == pytest.approx(reward_sum)
+    # quote sizes are re-cut every second; another agent's market order may fill a stale quote first
     assert m["maker_0_max_abs_inventory"] <= env.params.maker_inventory_cap + env._quote_size
     assert m["maker_1_volume"] == 0 and m["maker_1_pnl"] == 0.0, "a maker that always pulls never trades"
 
 
-def test_flatten_halves_inventory():
+def test_maker_menu_is_the_maker_envs():
+    assert len(MAKER_ACTIONS) == len(MAKER_ACTION_NAMES) == 22
+    assert MAKER_ACTION_NAMES[maker_action(2, 0)] == "half2_skew+0"
+    assert MAKER_ACTION_NAMES[maker_action(8, 3.5)] == "half8_skew+4"
+    assert maker_action(1, 0, pull=True) == PULL_ACTION and maker_action(1, 0, dump=True) == DUMP_ACTION
+
+
+def test_quotes_respect_the_cap_every_second():
+    env = parallel_env(**SHORT, agent_makers=1, regulator=False, maker_inventory_cap=10, decision_s=20)
+    env.reset(seed=4)
+    worst = 0
+    while env.agents:   # lean to buy, 20 seconds per step: sizes are re-cut each second
+        _, _, _, _, infos = env.step({"maker_0": maker_action(1, -4)})
+        worst = max(worst, infos["maker_0"]["episode_metrics"]["maker_0_max_abs_inventory"]
+                    if "episode_metrics" in infos["maker_0"] else abs(infos["maker_0"]["inventory"]))
+    assert 0 < worst <= 10
+
+
+def test_dump_sells_towards_flat_a_second_after_the_pull():
     env = parallel_env(**SHORT, agent_makers=1, regulator=False)
     env.reset(seed=0)
     inv = 0
     for _ in range(200):            # lean to buy until long
-        env.step({"maker_0": 3})
+        env.step({"maker_0": maker_action(1, -4)})
         inv = int(env.book.inventory()[0])
-        if inv >= 10:
+        if inv >= 30:
             break
-    assert inv >= 10
-    env.step({"maker_0": FLATTEN})   # quotes pulled now, the market order at the next step's start
+    assert inv >= 30
+    env.step({"maker_0": DUMP_ACTION})   # quotes pulled now, the market order one second later
     inv = int(env.book.inventory()[0])
-    env.step({"maker_0": 0})
-    assert int(env.book.inventory()[0]) == inv - inv // 2
+    _, _, _, _, infos = env.step({"maker_0": PULL_ACTION})
+    assert int(env.book.inventory()[0]) == inv - 20   # maker_dump_size
 
 
 def test_executor_sells_and_is_penalised_once_for_the_rest():

@@ -32,7 +32,8 @@ from ...config import boolean, number, one_of, override, param, to_dict
 from .breakers import make_breaker
 from .config import MarketConfig
 from .env import build_reward, scalar_reward
-from .episode import RegulatorEpisode, exchange_view
+from .episode import SECOND_FIELDS, RegulatorEpisode, exchange_view
+from .metrics import COMPONENTS
 from .observe import OBS_BOUND, feature_names
 from .sim import ACTION_NAMES, CONTINUE, MarketSim, scenario_params
 
@@ -40,32 +41,56 @@ __all__ = ["MultiAgentMarketConfig", "FlashCrashMultiAgentEnv", "parallel_env", 
            "MAKER_ACTIONS", "EXECUTOR_RATES", "MAKER_COMPONENTS", "EXECUTOR_COMPONENTS",
            "MAKER_FEATURES", "EXECUTOR_FEATURES", "RuleMaker", "RuleExecutor"]
 
-#: maker action menu: (name, half-spread ticks or None, lean) -- lean +1 sells (ask closer, bid
-#: further), -1 buys; ``None`` pulls both sides; "flatten" pulls them and sends a market order for
-#: half the inventory at the start of the next step
-MAKER_ACTIONS: tuple[tuple[str, int | None, int], ...] = (
-    ("pull", None, 0),
-    ("tight", 1, 0), ("tight_sell", 1, 1), ("tight_buy", 1, -1),
-    ("mid", 2, 0), ("mid_sell", 2, 1), ("mid_buy", 2, -1),
-    ("wide", 4, 0), ("wide_sell", 4, 1), ("wide_buy", 4, -1),
-    ("flatten", None, 0),
-)
-FLATTEN = len(MAKER_ACTIONS) - 1
+#: the maker's quoting menu, as FlashCrashMarketMaker-v0's: half-spread h and skew s in ticks; the
+#: bid rests h + s ticks below the mid and the ask h - s above it (each at least 1 tick; a positive
+#: skew sells more eagerly, what a long maker does); then "pull" (no quotes) and "dump"
+HALF_TICKS = (1, 2, 4, 8)
+SKEW_TICKS = (-4, -2, 0, 2, 4)
+QUOTE, PULL, DUMP = range(3)
+MAKER_ACTIONS: tuple[tuple[int, int, int], ...] = tuple(
+    [(h, sk, QUOTE) for h in HALF_TICKS for sk in SKEW_TICKS] + [(0, 0, PULL), (0, 0, DUMP)])
+MAKER_ACTION_NAMES = tuple([f"half{h}_skew{sk:+d}" for h, sk, _ in MAKER_ACTIONS[:-2]] + ["pull", "dump"])
+PULL_ACTION, DUMP_ACTION = len(MAKER_ACTIONS) - 2, len(MAKER_ACTIONS) - 1
 #: executor action menu: participation rate (share of the trailing minute's volume per second)
 EXECUTOR_RATES = (0.0, 0.03, 0.06, 0.09, 0.15, 0.25)
 
-MAKER_COMPONENTS = ("pnl_ticks", "inventory_frac_sq", "at_cap")
+#: the maker's reward components (FlashCrashMarketMaker-v0's names and meanings), per second, summed
+#: over the step
+MAKER_COMPONENTS = ("spread_pnl", "inventory_pnl", "inventory_sq", "inventory_risk", "at_cap_s", "two_sided_s")
+_PNL = {"spread_pnl": 1.0, "inventory_pnl": 1.0}
+#: reward presets of the maker (as FlashCrashMarketMaker-v0's)
+MAKER_REWARD_PRESETS = {
+    "maker_quadratic": {**_PNL, "inventory_sq": -0.5, "at_cap_s": -0.5},
+    "maker_cara": {**_PNL, "inventory_risk": -0.0005},
+    "maker_pnl": dict(_PNL),
+    "maker_stable": {**_PNL, "inventory_sq": -0.5, "at_cap_s": -0.5, "two_sided_s": 0.1},
+}
 EXECUTOR_COMPONENTS = ("shortfall_bps", "unfinished_frac", "dislocation_pct")
-MAKER_FEATURES = ("inventory_frac", "pnl", "bid_resting", "ask_resting")
+MAKER_FEATURES = ("inventory", "at_cap", "bought", "sold", "bid_resting", "ask_resting")
 EXECUTOR_FEATURES = ("remaining_frac", "active", "time_left_frac", "shortfall_so_far", "started")
-MAKER_REWARD_DEFAULT = {"pnl_ticks": 0.01, "inventory_frac_sq": -0.5, "at_cap": -1.0}
 EXECUTOR_REWARD_DEFAULT = {"shortfall_bps": -0.01, "unfinished_frac": -100.0, "dislocation_pct": 0.0}
-_TRAILING_S = 60  # the executor's participation rate refers to this trailing window of volume
-_PNL_SCALE_TICKS = 1000.0  # the maker's PnL feature: tick-contracts / 1000
+_TRAILING_S = 60   # the executor's participation rate refers to this trailing window of volume
+_AT_CAP = 0.9      # "at the cap": abs(inventory) >= 90 % of it
 
 
-def _weights(components):
+def maker_action(half_ticks: float, skew_ticks: float, pull: bool = False, dump: bool = False) -> int:
+    """The menu action nearest to quoting ``half_ticks`` around the mid shifted down by
+    ``skew_ticks`` (or to pulling, or dumping)."""
+    if dump:
+        return DUMP_ACTION
+    if pull:
+        return PULL_ACTION
+    h = min(range(len(HALF_TICKS)), key=lambda i: abs(math.log(HALF_TICKS[i]) - math.log(max(half_ticks, 0.5))))
+    k = min(range(len(SKEW_TICKS)), key=lambda i: abs(SKEW_TICKS[i] - skew_ticks))
+    return h * len(SKEW_TICKS) + k
+
+
+def _weights(components, presets=None):
     def check(name, v):
+        if isinstance(v, str) and presets is not None:
+            if v not in presets:
+                raise ValueError(f"{name}: expected one of {sorted(presets)} or a weights dict, got {v!r}")
+            return v
         if not isinstance(v, dict) or not v:
             raise ValueError(f"{name}: expected a non-empty dict of weights over {list(components)}, got {v!r}")
         bad = sorted(set(v) - set(components))
@@ -90,10 +115,16 @@ class MultiAgentMarketConfig(MarketConfig):
     agent_makers: int = param(2, "learning market makers maker_0 .. maker_{k-1}", number(0, 16, integer=True))
     replace_makers: bool = param(True, "agent makers replace as many of the scenario's rule makers (the market "
                                  "keeps its number of intermediaries); false: they come on top", boolean)
+    maker_inventory_cap: int = param(0, "an agent maker's inventory cap, contracts: its quotes never let "
+                                     "abs(inventory) pass it (0: the scenario's maker_inventory_cap, a rule maker's)",
+                                     number(0, 100_000, integer=True))
     maker_quote_size: int = param(0, "contracts per side an agent maker quotes (0: the scenario's maker_quote_size "
                                   "x maker_levels, what a rule maker shows)", number(0, 10000, integer=True))
-    maker_reward: Any = param(dict(MAKER_REWARD_DEFAULT), "weights over the maker reward components "
-                              f"{list(MAKER_COMPONENTS)}", _weights(MAKER_COMPONENTS))
+    maker_dump_size: int = param(20, "contracts the 'dump' action sends at market towards a flat position",
+                                 number(1, 100_000, integer=True))
+    maker_reward: Any = param("maker_quadratic", "the makers' reward: a preset (maker_quadratic, maker_cara, "
+                              f"maker_pnl, maker_stable) or weights over {list(MAKER_COMPONENTS)}",
+                              _weights(MAKER_COMPONENTS, MAKER_REWARD_PRESETS))
     executors: int = param(0, "learning executors executor_0 .. (each sells its own parent order; the "
                            "scenario's POV seller stays)", number(0, 16, integer=True))
     executor_size: int = param(3000, "contracts each executor must sell", number(1, 10**6, integer=True))
@@ -124,6 +155,34 @@ class MultiAgentMarketConfig(MarketConfig):
         if self.replace_makers and self.agent_makers:
             p = dataclasses.replace(p, n_makers=p.n_makers - self.agent_makers)
         return p
+
+
+class _Episode(RegulatorEpisode):
+    """The regulator env's episode with a hook before and after every simulated second (the
+    agents' per-second instructions and accounting); otherwise :meth:`RegulatorEpisode.advance`."""
+
+    def advance_with(self, action: int, before, after) -> dict:
+        sim, obs, met = self.sim, self.observer, self.metrics
+        total = dict.fromkeys(COMPONENTS, 0.0)
+        a = action
+        n = self.config.decision_s
+        for k in range(n):
+            before(k)
+            sim.step(a)
+            a = 0
+            last = k == n - 1 or sim.done
+            s = sim.snapshot() if last else {name: getattr(sim, name) for name in SECOND_FIELDS}
+            obs.update(s, write=last)
+            c = met.update(s)
+            for key in COMPONENTS:
+                total[key] += c[key]
+            after(k)
+            if last:
+                break
+        self.snapshot = s
+        self.steps += 1
+        self.done = bool(sim.done)
+        return total
 
 
 class _AgentBook:
@@ -165,31 +224,40 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
       widen or tighten the price bands. Without it (``regulator=False``) the rule
       ``regulator_rule`` decides (``stop_logic``: CME Stop Logic).
     * ``maker_0`` .. ``maker_{k-1}`` — market makers quoting one order per side around the mid
-      (the kernel's external makers: re-centred on the mid each second, post-only, never beyond
-      the inventory cap). With ``replace_makers`` (default) they take the place of ``k`` of the
-      scenario's rule makers, so the market keeps its number of intermediaries.
+      (the kernel's external makers: re-centred on the mid each second, post-only; sizes re-cut
+      every second so a fill never takes the inventory past ``maker_inventory_cap``). With
+      ``replace_makers`` (default) they take the place of ``k`` of the scenario's rule makers,
+      so the market keeps its number of intermediaries. Menu, reward components and presets are
+      ``feedbackgym/FlashCrashMarketMaker-v0``'s.
     * ``executor_0`` .. — each sells its own parent order of ``executor_size`` contracts from
       ``executor_start_s`` on, choosing a participation rate of the trailing minute's volume
       (market orders; void during halts). The scenario's POV seller keeps selling too.
 
-    All agents see the same public market (the regulator env's 50 exchange-visible features:
+    All agents see the same public market (the regulator env's exchange-visible features:
     prices, spread, depth, returns, volume and imbalance over 5 s .. 10 min, halt and band state)
-    and their own private state. Nobody sees the fundamental value or the POV seller.
+    and their own private state. Nobody sees the fundamental value or the POV seller. Each second
+    of a step, the agents' instructions apply first (the kernel's external agents act at the start
+    of the second), then the background flow.
 
     ## Action Spaces
 
-    | agent      | space           | actions                                                        |
-    |------------|-----------------|----------------------------------------------------------------|
-    | regulator  | ``Discrete(5)`` | continue, pause (5 s), halt (300 s), widen bands, tighten bands |
-    | maker_i    | ``Discrete(11)``| 0 pull both sides; 1-9 half-spread h = 1 / 2 / 4 ticks x lean  |
-    |            |                 | none / sell / buy; 10 flatten (quotes pulled now, a market     |
-    |            |                 | order for half the inventory at the start of the next step)    |
-    | executor_i | ``Discrete(6)`` | participation 0, 3, 6, 9, 15, 25 % of the trailing 60 s volume |
+    | agent      | space            | actions                                                        |
+    |------------|------------------|----------------------------------------------------------------|
+    | regulator  | ``Discrete(5)``  | continue, pause (5 s), halt (300 s), widen bands, tighten bands |
+    | maker_i    | ``Discrete(22)`` | 0-19 quote: half-spread h in (1, 2, 4, 8) ticks x skew s in    |
+    |            |                  | (-4, -2, 0, 2, 4) ticks (``a = 5 index(h) + index(s)``): bid   |
+    |            |                  | h + s ticks below the mid, ask h - s above (each >= 1 tick);   |
+    |            |                  | 20 pull; 21 dump (quotes pulled; one second later a market     |
+    |            |                  | order of up to ``maker_dump_size`` towards flat)               |
+    | executor_i | ``Discrete(6)``  | participation 0, 3, 6, 9, 15, 25 % of the trailing 60 s volume |
 
-    A sell lean puts the ask max(1, h / 2) ticks from the mid and the bid 2h ticks away (a buy lean
-    mirrors it).     Discrete menus so that SB3's and RLlib's PPO and DQN all apply. Quote size per side:
+    The maker's menu is ``FlashCrashMarketMaker-v0``'s (``MAKER_ACTION_NAMES``;
+    :func:`maker_action` maps a half-spread and skew to it). A dump's market order waits one
+    second after the pull so that it cannot trade against the maker's own resting quote (the
+    kernel sends a second's market order before it re-posts or pulls that second's quotes).
+    Discrete menus so that SB3's and RLlib's PPO and DQN all apply. Quote size per side:
     ``maker_quote_size`` (default the scenario's ``maker_quote_size`` x ``maker_levels``, what a
-    rule maker shows), cut so a fill can never take the inventory past ``maker_inventory_cap``.
+    rule maker shows).
 
     ## Observation Spaces
 
@@ -200,8 +268,8 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
     | agent      | extra features |
     |------------|----------------|
     | regulator  | none (n = n_market) |
-    | maker_i    | inventory / cap; mark-to-market PnL (tick-contracts / 1000); bid resting,     |
-    |            | ask resting (0/1) (n = n_market + 4)                                          |
+    | maker_i    | inventory / cap; at_cap (abs(inventory) >= 90 % of the cap); bought, sold last |
+    |            | step / (decision_s x quote size); bid resting, ask resting (0/1) (n_market + 6) |
     | executor_i | remaining / size; active (started, not done); time left / deadline; shortfall |
     |            | so far (bps / 100); started (0/1) (n = n_market + 5)                          |
 
@@ -210,10 +278,13 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
     * regulator: the regulator env's reward (``reward=``, default ``market_balanced``: minus the
       composite loss of dislocation, excess spread, halted seconds, lost fundamental volume and
       magnet effect), components in ``infos["regulator"]["reward_components"]``.
-    * maker_i: ``maker_reward`` weights over ``pnl_ticks`` (change of mark-to-market PnL at the
-      mid, tick x contracts: spread capture and inventory gains or losses), ``inventory_frac_sq``
-      ((inventory / cap)^2 per second: inventory risk) and ``at_cap`` (seconds at the cap);
-      default ``0.01 pnl_ticks - 0.5 inventory_frac_sq - 1 at_cap``.
+    * maker_i: ``maker_reward`` over ``FlashCrashMarketMaker-v0``'s components, per second summed
+      over the step: ``spread_pnl`` (currency: cash change + inventory change x mid),
+      ``inventory_pnl`` (inventory x mid change; the two add up to the mark-to-market PnL),
+      ``inventory_sq`` ((inventory / cap)^2), ``inventory_risk`` ((inventory x mid change)^2),
+      ``at_cap_s`` (abs(inventory) >= 90 % of the cap), ``two_sided_s`` (both quotes resting).
+      Presets as that env's: ``maker_quadratic`` (default: PnL - 0.5 inventory_sq - 0.5
+      at_cap_s), ``maker_cara``, ``maker_pnl``, ``maker_stable``; or a weights dict.
     * executor_i: ``executor_reward`` weights over ``shortfall_bps`` (implementation shortfall of
       this step's fills against the mid at the executor's start, bps of the parent notional),
       ``unfinished_frac`` (at the deadline: the unsold fraction, once) and ``dislocation_pct``
@@ -236,7 +307,8 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
 
     ``parallel_env(**fields)`` with the fields of :class:`MultiAgentMarketConfig` (the regulator
     env's fields plus ``regulator``, ``regulator_rule``, ``agent_makers``, ``replace_makers``,
-    ``maker_quote_size``, ``maker_reward``, ``executors``, ``executor_size``,
+    ``maker_inventory_cap``, ``maker_quote_size``, ``maker_dump_size``, ``maker_reward``,
+    ``executors``, ``executor_size``,
     ``executor_start_s``, ``executor_deadline_s``, ``executor_reward``);
     ``reset(options={"config": {...}})`` changes fields that keep the agents and spaces.
 
@@ -286,7 +358,7 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
     def _configure(self, config: MultiAgentMarketConfig) -> None:
         self.config = config
         slots = config.agent_makers + config.executors
-        self.episode = RegulatorEpisode(config, functools.partial(MarketSim, agent_makers=slots))
+        self.episode = _Episode(config, functools.partial(MarketSim, agent_makers=slots))
         self._reward, self._weights = build_reward(config)
         names = feature_names(self.episode.depth_levels, config.horizons_s)
         extra = self.episode.n_features - len(names)   # optional features appended by the regulator's config
@@ -343,23 +415,27 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
             self._rule.reset({"pause_s": p.pause_s, "halt_s": p.halt_s, "day_offset_s": p.session_offset_s,
                               "day_length_s": p.session_length_s})
         self._reg_info = info
-        self._cap = max(int(p.maker_inventory_cap), 1)
+        self._cap = cfg.maker_inventory_cap or max(int(p.maker_inventory_cap), 1)
         self._quote_size = cfg.maker_quote_size or p.maker_quote_size * p.maker_levels
-        self._tick = p.tick_size
         k, m = cfg.agent_makers, cfg.executors
-        self._maker_pnl = np.zeros(k)
-        self._flatten_pending = np.zeros(k, bool)
-        self._maker_stats = {"max_abs_inventory": np.zeros(k), "at_cap_s": np.zeros(k)}
+        self._maker_action = np.full(k, PULL_ACTION)
+        self._dump_pending = np.zeros(k, bool)
+        self._maker_sums = {c: np.zeros(k) for c in MAKER_COMPONENTS}
+        self._maker_stats = {"max_abs_inventory": np.zeros(k), "dumped": np.zeros(k), "bought": np.zeros(k),
+                             "sold": np.zeros(k)}
+        self._maker_step = {c: np.zeros(k) for c in MAKER_COMPONENTS}
+        self._exec_action = np.zeros(m, np.int64)
         self._exec_start = p.seller_start_s if cfg.executor_start_s < 0 else cfg.executor_start_s
         self._exec_arrival = math.nan
         self._exec_sold = np.zeros(m)
         self._exec_proceeds = np.zeros(m)
         self._exec_shortfall = np.zeros(m)
+        self._exec_shortfall_step = np.zeros(m)
         self._exec_carry = np.zeros(m)
         self._exec_done_s = np.full(m, math.nan)
         self._exec_penalised: set[int] = set()
-        self._last_inv = np.zeros(k + m)
-        self._last_cash = np.zeros(k + m)
+        self._prev = (np.zeros(k + m), np.zeros(k + m), ep.sim.mid)   # inventory, cash, mid after the last second
+        self._last_bought, self._last_sold = np.zeros(k), np.zeros(k)
         self._steps = 0
         self._reward_sums = dict.fromkeys(self.possible_agents, 0.0)
         obs = self._observations()
@@ -382,31 +458,36 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
         if self._rule is not None:
             reg_action = self._rule.decide(exchange_view(self._reg_info))
         for i in range(cfg.agent_makers):
-            self._apply_maker(i, acts[f"maker_{i}"])
-        t0 = ep.sim.t_s
+            self._maker_action[i] = acts[f"maker_{i}"]
         for j in range(cfg.executors):
-            self._apply_executor(j, acts[f"executor_{j}"], t0)
-        c = ep.advance(reg_action)
+            self._exec_action[j] = acts[f"executor_{j}"]
+        for arr in self._maker_step.values():
+            arr.fill(0.0)
+        vol0 = ep.sim.agent_volume.copy()
+        inv0 = self._prev[0].copy()
+        c = ep.advance_with(reg_action, self._before_second, self._after_second)
+        for key in MAKER_COMPONENTS:
+            self._maker_sums[key] += self._maker_step[key]
         self._steps += 1
         self._reg_info = ep.info()
         rewards, infos = {}, {}
         if cfg.regulator:
-            r = scalar_reward(self._reward, self._weights, c)
-            rewards["regulator"] = r
+            rewards["regulator"] = scalar_reward(self._reward, self._weights, c)
             infos["regulator"] = {**self._reg_info, "reward_components": c, "action": int(reg_action)}
-        inv, cash = self.book.inventory().astype(float), self.book.cash()
-        mid = ep.sim.mid
+        weights: dict[str, float] = (MAKER_REWARD_PRESETS[cfg.maker_reward] if isinstance(cfg.maker_reward, str)
+                                     else cfg.maker_reward)
+        dv, di = ep.sim.agent_volume - vol0, self._prev[0] - inv0
+        self._last_bought, self._last_sold = (dv + di) / 2, (dv - di) / 2
         for i in range(cfg.agent_makers):
             a = f"maker_{i}"
-            comp = self._maker_components(i, inv, cash, mid)
-            rewards[a] = sum(cfg.maker_reward.get(k, 0.0) * v for k, v in comp.items())
+            comp = {key: float(self._maker_step[key][i]) for key in MAKER_COMPONENTS}
+            rewards[a] = float(sum(w * comp[key] for key, w in weights.items()))
             infos[a] = self._agent_info(a, comp)
         for j in range(cfg.executors):
             a = f"executor_{j}"
-            comp = self._executor_components(j, inv, cash, c)
-            rewards[a] = sum(cfg.executor_reward.get(k, 0.0) * v for k, v in comp.items())
+            comp = self._executor_components(j, c)
+            rewards[a] = float(sum(cfg.executor_reward.get(key, 0.0) * v for key, v in comp.items()))
             infos[a] = self._agent_info(a, comp)
-        self._last_inv, self._last_cash = inv, cash
         for a, r in rewards.items():
             self._reward_sums[a] += r
         obs = self._observations()
@@ -420,11 +501,11 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
             self.agents = []
         return obs, rewards, terminations, truncations, infos
 
-    # ---------------------------------------------------------------- agents' actions
+    # ---------------------------------------------------------------- agents, second by second
     def _action(self, agent, action) -> int:
         n = self.action_spaces[agent].n
         if action is None:   # a live agent without an action idles: continue / pull / sell nothing
-            return 0
+            return PULL_ACTION if agent.startswith("maker_") else 0
         try:
             arr = np.asarray(action)
             a = operator.index(arr.item() if arr.ndim and arr.size == 1 else action)
@@ -434,106 +515,121 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
             raise ValueError(f"{agent}: action {a} is outside Discrete({n})")
         return int(a)
 
-    def _apply_maker(self, i: int, a: int) -> None:
-        inv = int(self.book.inventory()[i])
-        if self._flatten_pending[i]:
-            # the dump decided last step: its quotes were pulled then, so the market order cannot
-            # trade against the maker's own resting quote (the kernel sends a take before it
-            # re-posts or pulls the quotes of the same second)
-            self._flatten_pending[i] = False
-            if abs(inv) >= 2:
-                self.book.take(i, -(inv // 2) if inv > 0 else (-inv) // 2)
-        if a == FLATTEN:
-            self.book.quote(i, 1, 0, 1, 0)
-            self._flatten_pending[i] = True
-            return
-        _, half, lean = MAKER_ACTIONS[a]
-        if half is None:
-            self.book.quote(i, 1, 0, 1, 0)
-            return
-        if lean > 0:
-            bid_off, ask_off = 2 * half, max(1, half // 2)
-        elif lean < 0:
-            bid_off, ask_off = max(1, half // 2), 2 * half
-        else:
-            bid_off = ask_off = half
-        size = self._quote_size
-        bid = max(0, min(size, self._cap - inv))
-        ask = max(0, min(size, self._cap + inv))
-        self.book.quote(i, bid_off, bid, ask_off, ask)
+    def _before_second(self, k: int) -> None:
+        """The agents' instructions for the coming second (``k``: its index within the step)."""
+        inv = self._prev[0]
+        for i in range(self.config.agent_makers):
+            self._quote(i, int(inv[i]), k)
+        t = self.episode.sim.t_s
+        for j in range(self.config.executors):
+            self._sell(j, t)
 
-    def _apply_executor(self, j: int, a: int, t: int) -> None:
+    def _quote(self, i: int, inv: int, k: int) -> None:
+        book = self.book
+        if self._dump_pending[i]:   # the dump decided a second ago, its quotes already pulled
+            self._dump_pending[i] = False
+            q = min(abs(inv), self.config.maker_dump_size)
+            if q:
+                book.take(i, -q if inv > 0 else q)
+                self._maker_stats["dumped"][i] += q
+        half, skew, mode = MAKER_ACTIONS[self._maker_action[i]]
+        if mode == QUOTE:
+            size, cap = self._quote_size, self._cap
+            book.quote(i, max(1, half + skew), max(0, min(size, cap - inv)), max(1, half - skew),
+                       max(0, min(size, cap + inv)))
+            return
+        book.quote(i, 1, 0, 1, 0)
+        if mode == DUMP and k == 0:
+            self._dump_pending[i] = True
+
+    def _sell(self, j: int, t: int) -> None:
         cfg = self.config
-        slot = cfg.agent_makers + j
         remaining = cfg.executor_size - self._exec_sold[j]
         if t < self._exec_start or remaining <= 0 or self.episode.sim.halted:
             return
         obs = self.episode.observer
         ring, now = obs.ring, obs.t
-        k = min(_TRAILING_S, now)
-        vol = (obs.cum_v[now % ring] - obs.cum_v[(now - k) % ring]) / k if k > 0 else 0.0
-        self._exec_carry[j] += EXECUTOR_RATES[a] * vol * cfg.decision_s
+        w = min(_TRAILING_S, now)
+        vol = (obs.cum_v[now % ring] - obs.cum_v[(now - w) % ring]) / w if w > 0 else 0.0
+        self._exec_carry[j] += EXECUTOR_RATES[self._exec_action[j]] * vol
         q = int(min(self._exec_carry[j], remaining))
         if q > 0:
             self._exec_carry[j] -= q
-            self.book.take(slot, -q)
+            self.book.take(self.config.agent_makers + j, -q)
 
-    # ---------------------------------------------------------------- rewards
-    def _maker_components(self, i, inv, cash, mid) -> dict:
-        pnl = (cash[i] + inv[i] * mid) / self._tick
-        comp = {"pnl_ticks": float(pnl - self._maker_pnl[i]),
-                "inventory_frac_sq": float((inv[i] / self._cap) ** 2) * self.config.decision_s,
-                "at_cap": float(abs(inv[i]) >= self._cap) * self.config.decision_s}
-        self._maker_pnl[i] = pnl
-        st = self._maker_stats
-        st["max_abs_inventory"][i] = max(st["max_abs_inventory"][i], abs(inv[i]))
-        st["at_cap_s"][i] += comp["at_cap"]
-        return comp
+    def _after_second(self, k: int) -> None:
+        """Per-second accounting of the agents (the makers' reward components, the executors' fills)."""
+        cfg, sim = self.config, self.episode.sim
+        inv_prev, cash_prev, mid_prev = self._prev
+        inv, cash, mid = self.book.inventory().astype(float), self.book.cash(), sim.mid
+        nm = cfg.agent_makers
+        if nm:
+            d_inv = inv[:nm] - inv_prev[:nm]
+            step = self._maker_step
+            step["spread_pnl"] += (cash[:nm] - cash_prev[:nm]) + d_inv * mid
+            step["inventory_pnl"] += inv_prev[:nm] * (mid - mid_prev)
+            step["inventory_sq"] += (inv[:nm] / self._cap) ** 2
+            step["inventory_risk"] += (inv_prev[:nm] * (mid - mid_prev)) ** 2
+            step["at_cap_s"] += np.abs(inv[:nm]) >= _AT_CAP * self._cap
+            for i in range(nm):
+                bid, ask = self.book.resting(i)
+                step["two_sided_s"][i] += bid * ask
+            st = self._maker_stats
+            st["max_abs_inventory"] = np.maximum(st["max_abs_inventory"], np.abs(inv[:nm]))
+        for j in range(cfg.executors):
+            slot = nm + j
+            sold = float(inv_prev[slot] - inv[slot])
+            if sold > 0:
+                self._account_sale(j, sold, float(cash[slot] - cash_prev[slot]))
+        self._prev = (inv, cash, mid)
 
-    def _executor_components(self, j, inv, cash, c) -> dict:
-        cfg = self.config
-        slot = cfg.agent_makers + j
-        t = self.episode.sim.t_s
-        if math.isnan(self._exec_arrival) and t >= self._exec_start:
-            self._exec_arrival = self.episode.sim.mid if t == self._exec_start else self._arrival_mid()
-        sold = float(self._last_inv[slot] - inv[slot])
-        proceeds = float(cash[slot] - self._last_cash[slot])
-        shortfall = 0.0
-        if sold > 0 and self._exec_arrival > 0:
-            shortfall = (sold * self._exec_arrival - proceeds) / (cfg.executor_size * self._exec_arrival) * 1e4
+    def _account_sale(self, j: int, sold: float, proceeds: float) -> None:
+        cfg, sim = self.config, self.episode.sim
+        if math.isnan(self._exec_arrival):
+            self._exec_arrival = self._arrival_mid()
+        arrival = self._exec_arrival
+        if arrival > 0:
+            self._exec_shortfall_step[j] += (sold * arrival - proceeds) / (cfg.executor_size * arrival) * 1e4
         self._exec_sold[j] += sold
         self._exec_proceeds[j] += proceeds
-        self._exec_shortfall[j] += shortfall
         if self._exec_sold[j] >= cfg.executor_size and math.isnan(self._exec_done_s[j]):
-            self._exec_done_s[j] = t - self._exec_start
+            self._exec_done_s[j] = sim.t_s - self._exec_start
+
+    def _arrival_mid(self) -> float:
+        """The mid at the executors' start second (the observer keeps the last 10 minutes of mids)."""
+        obs = self.episode.observer
+        if 0 <= obs.t - self._exec_start < obs.ring:
+            return float(obs.mids[self._exec_start % obs.ring])
+        return float(self.episode.sim.mid)
+
+    def _executor_components(self, j: int, c: dict) -> dict:
+        cfg = self.config
+        t = self.episode.sim.t_s
+        shortfall = float(self._exec_shortfall_step[j])
+        self._exec_shortfall_step[j] = 0.0
+        self._exec_shortfall[j] += shortfall
         unfinished = 0.0
-        deadline = self._exec_start + cfg.executor_deadline_s
-        if t >= min(deadline, self.episode.params.length_s) and j not in self._exec_penalised:
+        if t >= min(self._exec_start + cfg.executor_deadline_s, self.episode.params.length_s) \
+                and j not in self._exec_penalised:
             self._exec_penalised.add(j)
             unfinished = max(0.0, 1.0 - self._exec_sold[j] / cfg.executor_size)
         return {"shortfall_bps": shortfall, "unfinished_frac": unfinished, "dislocation_pct": c["dislocation_pct"]}
-
-    def _arrival_mid(self) -> float:
-        """The mid at the executors' start second (from the observer's ring of mids)."""
-        obs = self.episode.observer
-        back = obs.t - self._exec_start
-        if 0 <= back < obs.ring:
-            return float(obs.mids[self._exec_start % obs.ring])
-        return self.episode.sim.mid
 
     # ---------------------------------------------------------------- observations and info
     def _observations(self) -> dict:
         market = self.episode.obs.astype(np.float32)
         out = {}
         cfg = self.config
-        inv = self.book.inventory()
+        inv = self._prev[0]
+        scale = max(cfg.decision_s * self._quote_size, 1)
         for a in self.agents:
             if a == "regulator":
                 out[a] = market.copy()
             elif a.startswith("maker_"):
                 i = int(a[6:])
                 bid, ask = self.book.resting(i)
-                extra = [inv[i] / self._cap, self._maker_pnl[i] / _PNL_SCALE_TICKS, bid, ask]
+                extra = [inv[i] / self._cap, float(abs(inv[i]) >= _AT_CAP * self._cap),
+                         self._last_bought[i] / scale, self._last_sold[i] / scale, bid, ask]
                 out[a] = self._stack(market, extra)
             else:
                 j = int(a[9:])
@@ -555,28 +651,26 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
         if agent == "regulator":
             return dict(self._reg_info)
         cfg = self.config
-        inv, cash = self.book.inventory(), self.book.cash()
+        inv, cash = self._prev[0], self._prev[1]
         mid = float(self.episode.sim.mid)
-        base = {"time_s": float(self.episode.sim.t_s), "mid": mid}
+        out: dict[str, Any] = {"time_s": float(self.episode.sim.t_s), "mid": mid}
         if agent.startswith("maker_"):
             i = int(agent[6:])
-            out = {**base, "inventory": float(inv[i]), "cash": float(cash[i]), "pnl": float(cash[i] + inv[i] * mid),
-                   "inventory_cap": float(self._cap), "halted": float(self.episode.sim.halted),
-                   "move_10s_ticks": self._move_ticks(10)}
+            out.update({"inventory": float(inv[i]), "cash": float(cash[i]), "pnl": float(cash[i] + inv[i] * mid),
+                        "inventory_cap": float(self._cap), "halted": float(self.episode.sim.halted),
+                        "move_10s_ticks": self._move_ticks(10)})
         else:
             j = int(agent[9:])
-            out = {**base, "sold": float(self._exec_sold[j]),
-                   "remaining": float(cfg.executor_size - self._exec_sold[j]),
-                   "shortfall_bps": float(self._exec_shortfall[j])}
-        info: dict[str, Any] = dict(out)
+            out.update({"sold": float(self._exec_sold[j]), "remaining": float(cfg.executor_size - self._exec_sold[j]),
+                        "shortfall_bps": float(self._exec_shortfall[j])})
         if comp is not None:
-            info["reward_components"] = comp
-        return info
+            out["reward_components"] = comp
+        return out
 
     def _move_ticks(self, s: int) -> float:
         obs = self.episode.observer
         k = min(s, obs.t)
-        return float((obs.mids[obs.t % obs.ring] - obs.mids[(obs.t - k) % obs.ring]) / self._tick)
+        return float((obs.mids[obs.t % obs.ring] - obs.mids[(obs.t - k) % obs.ring]) / self.params.tick_size)
 
     def episode_metrics(self) -> dict:
         """The regulator env's crash metrics plus each maker's and executor's."""
@@ -584,15 +678,20 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
         m = ep.metrics.result()
         m["steps"] = self._steps
         m["seller_size"] = ep.params.seller_size
-        inv, cash = self.book.inventory(), self.book.cash()
+        inv, cash = self._prev[0], self._prev[1]
         mid = ep.sim.mid
         vol = ep.sim.agent_volume
+        length = max(ep.sim.t_s, 1)
         for i in range(self.config.agent_makers):
             m[f"maker_{i}_pnl"] = float(cash[i] + inv[i] * mid)
+            m[f"maker_{i}_spread_pnl"] = float(self._maker_sums["spread_pnl"][i])
+            m[f"maker_{i}_inventory_pnl"] = float(self._maker_sums["inventory_pnl"][i])
             m[f"maker_{i}_final_inventory"] = int(inv[i])
             m[f"maker_{i}_max_abs_inventory"] = float(self._maker_stats["max_abs_inventory"][i])
-            m[f"maker_{i}_at_cap_s"] = float(self._maker_stats["at_cap_s"][i])
+            m[f"maker_{i}_time_at_cap_frac"] = float(self._maker_sums["at_cap_s"][i] / length)
+            m[f"maker_{i}_two_sided_frac"] = float(self._maker_sums["two_sided_s"][i] / length)
             m[f"maker_{i}_volume"] = int(vol[i])
+            m[f"maker_{i}_dumped"] = int(self._maker_stats["dumped"][i])
         for j in range(self.config.executors):
             m[f"executor_{j}_sold"] = float(self._exec_sold[j])
             m[f"executor_{j}_shortfall_bps"] = float(self._exec_shortfall[j])
@@ -639,29 +738,29 @@ def raw_env(**kwargs):
 
 class RuleMaker:
     """The simulator's stressed-maker rule on the maker menu (a baseline and the fixed opponent):
-    quote tight, skew against inventory, widen with the 10-s move, pull after a large move and
-    flatten beyond ``dump_frac`` of the cap (the hot potato). Reads the maker's ``info``."""
+    half-spread ``half_ticks`` widened by ``widen`` x the 10-s move, quotes skewed against the
+    inventory by (inventory / cap) x (half + 1) ticks, all quotes pulled after a move of
+    ``pull_move_ticks`` within 10 s, a dump beyond ``dump_frac`` of the cap (the hot potato). The
+    parameters default to the ``flash_crash`` scenario's rule makers'. Reads the maker's ``info``."""
 
-    def __init__(self, pull_move_ticks: float = 30.0, dump_frac: float = 0.7, lean_frac: float = 0.3):
+    def __init__(self, half_ticks: float = 1.0, widen: float = 0.3, pull_move_ticks: float = 30.0,
+                 dump_frac: float = 0.7):
+        self.half_ticks = half_ticks
+        self.widen = widen
         self.pull_move_ticks = pull_move_ticks
         self.dump_frac = dump_frac
-        self.lean_frac = lean_frac
 
     def act(self, obs, info) -> int:
         if not info or "inventory" not in info:
-            return 1
+            return maker_action(self.half_ticks, 0.0)
         inv, cap = info["inventory"], max(info.get("inventory_cap", 1.0), 1.0)
         if abs(inv) > self.dump_frac * cap:
-            return FLATTEN
+            return DUMP_ACTION
         move = abs(info.get("move_10s_ticks", 0.0))
         if move >= self.pull_move_ticks:
-            return 0
-        base = 1 if move < 4 else (4 if move < 12 else 7)
-        if inv > self.lean_frac * cap:
-            return base + 1   # lean to sell
-        if inv < -self.lean_frac * cap:
-            return base + 2   # lean to buy
-        return base
+            return PULL_ACTION
+        half = self.half_ticks + self.widen * move
+        return maker_action(half, inv / cap * (half + 1.0))
 
 
 class RuleExecutor:
