@@ -54,3 +54,15 @@ def test_tiny_independent_learner_run_with_parameter_shared_makers(tmp_path):
     assert metrics["steps"] == 150 and np.isfinite(metrics["composite_loss"])
     with pytest.raises(ValueError, match="no agents"):
         ma.train_independent(KWARGS, learn=("executor",), rounds=1, steps_per_round=8)
+
+
+@pytest.mark.slow
+def test_clone_rules_warm_start_then_continue():
+    models = ma.clone_rules(KWARGS, roles=("maker", "regulator"), episodes=1, epochs=2, seed=0,
+                            ppo_kwargs={"n_steps": 64, "batch_size": 32, "n_epochs": 1})
+    assert set(models) == {"maker", "regulator"}
+    assert models["regulator"].clone_accuracy > 0.5 and 0.0 < models["maker"].clone_accuracy <= 1.0
+    models = ma.train_independent(KWARGS, learn=("maker",), rounds=1, steps_per_round=64, models=models)
+    assert models["maker"].num_timesteps >= 128
+    with pytest.raises(ValueError, match="no agents"):
+        ma.clone_rules({**KWARGS, "agent_makers": 0}, roles=("maker",), episodes=1)
