@@ -2,15 +2,22 @@
 
 Stages (each reads what the previous wrote, so they can be rerun one by one):
 
-    .venv/bin/python experiments/market/regulator.py train --algo ppo     # -> runs/market_regulator_ppo
-    .venv/bin/python experiments/market/regulator.py train --algo ppo --resume --timesteps 350000
-    .venv/bin/python experiments/market/regulator.py train --algo dqn     # -> runs/market_regulator_dqn
+    .venv/bin/python experiments/market/regulator.py train --algo ppo --name ppo3 --no-copy \
+        --hyperparams experiments/market/regulator_ppo.yml                # -> runs/market_regulator_ppo3
+    .venv/bin/python experiments/market/regulator.py train --algo dqn --name dqn3 --no-copy \
+        --hyperparams experiments/market/regulator_dqn.yml                # -> runs/market_regulator_dqn3
+    .venv/bin/python experiments/market/regulator.py select --run runs/market_regulator_ppo3 --name ppo
+    .venv/bin/python experiments/market/regulator.py select --run runs/market_regulator_dqn3 --name dqn
     .venv/bin/python experiments/market/regulator.py evaluate             # every policy on the test grid
     .venv/bin/python experiments/market/regulator.py report               # table + plots
 
 ``train`` runs ``feedbackgym train`` with the packaged hyperparameters (the
 ``feedbackgym/FlashCrashRegulator-v0`` blocks of feedbackgym/agents/hyperparams/ppo.yml and dqn.yml)
-and copies the run's best model to results/market/models/. ``evaluate`` plays ``none``, every rule
+and copies the run's best model to results/market/models/. ``select`` plays every checkpoint of a
+run on the validation seeds (from 20,000) of the test settings and copies the one with the lowest
+composite loss among those that never halt on a validation news day (if none: the fewest news-day
+halts) to results/market/models/regulator_<name>.zip. ``evaluate`` plays ``none``, every rule, the
+behaviour-cloning teacher (``TEACHERS``, not a rule in force)
 and the models on held-out seeds (from 10,000; training draws its episodes from seeds 0..n_envs-1
 and their continuations) and on seller sizes never trained on (``TEST_SETTINGS``), writing one
 JSON of per-episode records per policy to results/market/regulator/raw/. ``report`` turns them
@@ -47,7 +54,11 @@ ENV_ID = "feedbackgym/FlashCrashRegulator-v0"
 RESULTS = ROOT / "results" / "market" / "regulator"
 MODELS = ROOT / "results" / "market" / "models"
 RULES = ("none", "stop_logic", "dynamic_cb", "luld", "mwcb")
+#: the regulators' behaviour-cloning teacher: a rule of breakers.py, shown beside the rules in force
+#: but never the "best static rule" of the target
+TEACHERS = ("stop_logic_liquidity",)
 TEST_SEED = 10_000
+VALIDATION_SEED = 20_000
 #: the held-out test grid: name -> env config overrides (training draws seller sizes uniformly
 #: from 3,000-12,000 contracts, see the hyperparameters' env_kwargs; 15,000 is outside that range)
 TEST_SETTINGS = {
@@ -57,7 +68,7 @@ TEST_SETTINGS = {
     "news": {"scenario": "news"},                                                # a true 4 % drop
 }
 #: how the models act: every 5 simulated seconds (as trained); the rules act every second
-MODEL_ENV_KWARGS = {"decision_s": 5}
+MODEL_ENV_KWARGS = {"decision_s": 5, "liquidity_features": True}
 
 
 def _models() -> dict[str, Path]:
@@ -68,7 +79,7 @@ def _models() -> dict[str, Path]:
 
 
 def train(algo: str, timesteps: int | None, seed: int, resume: bool = False, hyperparams: str | None = None,
-          name: str | None = None) -> None:
+          name: str | None = None, copy: bool = True) -> None:
     import torch
 
     from feedbackgym.agents.train import train as run_training
@@ -78,17 +89,18 @@ def train(algo: str, timesteps: int | None, seed: int, resume: bool = False, hyp
     run = ROOT / "runs" / f"market_regulator_{name}"
     path = run_training(ENV_ID, algo, timesteps=timesteps, seed=seed, run_dir=run, progress_bar=False, resume=resume,
                         hyperparams=hyperparams)
-    MODELS.mkdir(parents=True, exist_ok=True)
     best = path / "best_model.zip"
     src = best if best.is_file() else path / "model.zip"
-    shutil.copyfile(src, MODELS / f"regulator_{name}.zip")
+    if copy:
+        MODELS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, MODELS / f"regulator_{name}.zip")
     if (path / "evaluations.csv").is_file():
         shutil.copyfile(path / "evaluations.csv", RESULTS / f"learning_curve_{name}.csv")
     from feedbackgym.files import atomic_write
     atomic_write(RESULTS / f"training_{name}.json", json.dumps(
         {"run": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path), "model": src.name,
          "sim_version": sim_version()}, indent=2) + "\n")
-    print(f"copied {src} -> {MODELS / f'regulator_{name}.zip'}")
+    print(f"copied {src} -> {MODELS / f'regulator_{name}.zip'}" if copy else f"trained {path}")
 
 
 # ------------------------------------------------------------------------------------ evaluate
@@ -107,7 +119,11 @@ def _play(job):
 
     torch.set_num_threads(1)
     env = gym.make(ENV_ID, **{**env_kwargs, **TEST_SETTINGS[setting]})
-    policy = make_policy(ENV_ID, policy_name, env)
+    if policy_name in TEACHERS:
+        from feedbackgym.agents.baselines.market import BreakerPolicy
+        policy = BreakerPolicy(policy_name)
+    else:
+        policy = make_policy(ENV_ID, policy_name, env)
     records, path = [], None
     for k, seed in enumerate(seeds):
         rows = [] if k == 0 else None
@@ -134,7 +150,7 @@ def sim_version() -> str:
 def evaluate(seeds: int, workers: int, only: list[str] | None) -> None:
     from feedbackgym.files import atomic_write
 
-    policies = {r: ({}, r) for r in RULES}
+    policies = {r: ({}, r) for r in RULES + TEACHERS}
     for name, path in _models().items():
         policies[name] = (MODEL_ENV_KWARGS, str(path))
     if only:
@@ -160,6 +176,48 @@ def evaluate(seeds: int, workers: int, only: list[str] | None) -> None:
         atomic_write(raw / f"{name}.json", json.dumps(data, allow_nan=True) + "\n")
 
 
+# -------------------------------------------------------------------------------------- select
+
+
+def select(run: str, name: str, seeds: int, workers: int) -> None:
+    """Validation selection of a run's checkpoints (see the module docstring)."""
+    from feedbackgym.files import atomic_write
+
+    run_dir = Path(run) if Path(run).is_absolute() else ROOT / run
+    candidates = sorted(run_dir.glob("checkpoints/step_*/model.zip"))
+    candidates += [p for p in (run_dir / "best_model.zip", run_dir / "model.zip") if p.is_file()]
+    if not candidates:
+        raise SystemExit(f"select: no model in {run_dir}")
+    seed_list = list(range(VALIDATION_SEED, VALIDATION_SEED + seeds))
+    jobs = [(str(c), setting, seed_list, MODEL_ENV_KWARGS) for c in candidates for setting in TEST_SETTINGS]
+    recs: dict[str, list] = {str(c): [] for c in candidates}
+    with get_context("spawn").Pool(workers) as pool:
+        for spec, _setting, records, _ in pool.imap_unordered(_play, jobs):
+            recs[spec].extend(records)
+    rows = []
+    for c in candidates:
+        r = recs[str(c)]
+        rows.append({"model": str(c.relative_to(ROOT)) if c.is_relative_to(ROOT) else str(c),
+                     "composite_loss": _mean(r, "composite_loss"), "halted_s": _mean(r, "halted_s"),
+                     "news_halts": _mean(r, "n_halts", "news"),
+                     **{f"loss_{k}": _mean(r, "composite_loss", k) for k in TEST_SETTINGS}})
+    chosen = min(rows, key=lambda x: (x["news_halts"] > 0, x["news_halts"], x["composite_loss"]))
+    src = ROOT / chosen["model"] if not Path(chosen["model"]).is_absolute() else Path(chosen["model"])
+    MODELS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, MODELS / f"regulator_{name}.zip")
+    if (run_dir / "evaluations.csv").is_file():
+        shutil.copyfile(run_dir / "evaluations.csv", RESULTS / f"learning_curve_{name}.csv")
+    atomic_write(RESULTS / f"selection_{name}.json", json.dumps(
+        {"run": rows[0]["model"].split("/checkpoints")[0], "validation_seeds": seed_list, "settings": TEST_SETTINGS,
+         "rule": "lowest composite loss among the models with no halt on a validation news day "
+                 "(else the fewest news-day halts)", "candidates": rows, "chosen": chosen["model"],
+         "sim_version": sim_version()}, indent=2, allow_nan=True) + "\n")
+    for x in rows:
+        print(f"{'*' if x is chosen else ' '} {x['model']:60s} loss {x['composite_loss']:.4f} "
+              f"halted {x['halted_s']:6.1f} s news halts {x['news_halts']:.2f}", flush=True)
+    print(f"copied {src} -> {MODELS / f'regulator_{name}.zip'}")
+
+
 # -------------------------------------------------------------------------------------- report
 
 COLUMNS = ("composite_loss", "max_drawdown_pct", "retrace_50_s", "halted_s", "n_halts", "spread_stress_ticks",
@@ -179,7 +237,8 @@ def report() -> None:
     from feedbackgym.files import atomic_write
 
     raw = {p.stem: json.loads(p.read_text()) for p in sorted((RESULTS / "raw").glob("*.json"))}
-    order = [p for p in RULES if p in raw] + [p for p in raw if p not in RULES]
+    order = ([p for p in RULES if p in raw] + [p for p in TEACHERS if p in raw]
+             + [p for p in raw if p not in RULES and p not in TEACHERS])
     settings = list(TEST_SETTINGS)
     summary = {"seeds": raw[order[0]]["seeds"], "settings": TEST_SETTINGS, "policies": {},
                "sim_version": {p: raw[p].get("sim_version") for p in order}}
@@ -193,7 +252,7 @@ def report() -> None:
     best_rule = min(rules, key=lambda p: summary["policies"][p]["overall"]["composite_loss"])
     summary["best_rule"] = best_rule
     verdicts = {}
-    for agent in (p for p in order if p not in RULES):
+    for agent in (p for p in order if p not in RULES and p not in TEACHERS):
         a, b = summary["policies"][agent]["overall"], summary["policies"][best_rule]["overall"]
         news_a = summary["policies"][agent]["by_setting"]["news"]["n_halts"]
         luld = summary["policies"].get("luld")
@@ -209,7 +268,9 @@ def report() -> None:
 
     lines = [f"# Regulators on held-out seeds ({len(summary['seeds'])} per setting, from {summary['seeds'][0]})", "",
              "Mean per episode (an hour; the shock after 15 minutes). Rules act every second, models every 5 s. "
-             "Lower is better except where noted.", "",
+             "Lower is better except where noted. `stop_logic_liquidity` is the models' behaviour-cloning "
+             "teacher (Stop Logic gated on liquidity-crash signs), not a rule in force: it is shown, never "
+             "taken as the best static rule.", "",
              "## Composite loss by setting", "",
              "| policy | " + " | ".join(settings) + " | all |", "|---" * (len(settings) + 2) + "|"]
     for p in order:
@@ -287,15 +348,23 @@ def main(argv=None):
     t.add_argument("--resume", action="store_true", help="continue runs/market_regulator_<name> up to --timesteps")
     t.add_argument("--hyperparams", default=None, help="hyperparameter file (default: the packaged one)")
     t.add_argument("--name", default=None, help="model name (default: the algorithm)")
+    t.add_argument("--no-copy", action="store_true", help="leave the model in the run folder (for 'select')")
     e = sub.add_parser("evaluate")
     e.add_argument("--seeds", type=int, default=8)
     e.add_argument("--workers", type=int, default=2)
     e.add_argument("--only", default=None, help="comma-separated policies (default: all rules and models)")
+    sel = sub.add_parser("select")
+    sel.add_argument("--run", required=True, help="run folder (runs/market_regulator_<name>)")
+    sel.add_argument("--name", required=True, help="model name: results/market/models/regulator_<name>.zip")
+    sel.add_argument("--seeds", type=int, default=4, help="validation seeds per setting (from 20000)")
+    sel.add_argument("--workers", type=int, default=2)
     sub.add_parser("report")
     args = ap.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.stage == "train":
-        train(args.algo, args.timesteps, args.seed, args.resume, args.hyperparams, args.name)
+        train(args.algo, args.timesteps, args.seed, args.resume, args.hyperparams, args.name, not args.no_copy)
+    elif args.stage == "select":
+        select(args.run, args.name, args.seeds, args.workers)
     elif args.stage == "evaluate":
         evaluate(args.seeds, args.workers, args.only.split(",") if args.only else None)
     else:

@@ -134,7 +134,7 @@ def test_luld_tier_2_bands_are_10_pct():
 
 
 def test_luld_steers_the_simulators_own_bands():
-    rule = LimitUpLimitDown()
+    rule = LimitUpLimitDown(steer_sim_bands=True)
     rule.reset({"day_offset_s": 3600})
     base = {"t_s": 0.0, "mid": 100.0, "last_price": 100.0, "best_bid": 99.99, "best_ask": 100.01,
             "volume": 1.0, "halted": False, "halt_remaining_s": 0.0}
@@ -149,6 +149,16 @@ def test_luld_steers_the_simulators_own_bands():
     assert rule.decide({**base, "t_s": 6.0, "band_pct_now": 10.0}) == TIGHTEN_BANDS
     assert rule.decide({**base, "t_s": 7.0, "band_pct_now": 5.0}) == CONTINUE
     assert rule.decide({**base, "t_s": 8.0, "band_pct_now": 2.5}) == WIDEN_BANDS
+
+
+def test_luld_leaves_the_simulators_bands_alone_by_default():
+    # the simulator rests the unfilled rest of a market order at its band: in a thin book that
+    # moves the market to the band, so by default the rule keeps its own bands
+    rule = LimitUpLimitDown()
+    rule.reset({"day_offset_s": 3600})
+    base = {"t_s": 0.0, "mid": 100.0, "last_price": 100.0, "best_bid": 99.99, "best_ask": 100.01,
+            "volume": 1.0, "halted": False, "halt_remaining_s": 0.0, "band_pct_now": 0.0}
+    assert [rule.decide({**base, "t_s": float(t)}) for t in range(5)] == [CONTINUE] * 5
 
 
 def test_luld_counts_the_simulators_limit_state_timer():
@@ -191,3 +201,39 @@ def test_actions_are_the_simulators():
     from feedbackgym.envs.market import breakers
     assert (breakers.CONTINUE, breakers.PAUSE, breakers.HALT, breakers.WIDEN_BANDS, breakers.TIGHTEN_BANDS) == \
         (sim.CONTINUE, sim.PAUSE, sim.HALT, sim.WIDEN_BANDS, sim.TIGHTEN_BANDS)
+
+
+def _crash_path(prior_fall_pct, n_flat=400):
+    """Flat, then (optionally) a slow decline over 280 s, then a 2 % fall within 10 s."""
+    path = flat(n_flat)
+    p = path[-1]
+    for k in range(280):
+        path.append(p * (1 - prior_fall_pct / 100 * (k + 1) / 280))
+    p = path[-1]
+    path += [p * (1 - 0.002 * (k + 1)) for k in range(10)] + flat(100, p * 0.98)
+    return path
+
+
+def test_liquidity_gated_stop_logic_pauses_a_fall_after_pressure_with_intermediaries_trading():
+    from feedbackgym.envs.market.breakers import LiquidityGatedStopLogic
+    hot = lambda t, p: {"maker_volume": 12.0}                                  # noqa: E731  60 % of the sides
+    cold = lambda t, p: {"maker_volume": 2.0}                                  # noqa: E731  10 %
+    _, plain = run(StopLogic(), _crash_path(0.0), extra=hot)
+    assert plain.halts >= 1
+    # a news-like drop from a flat price: Stop Logic pauses, the gated rule does not
+    _, news = run(LiquidityGatedStopLogic(), _crash_path(0.0), extra=hot)
+    assert news.halts == 0
+    _, crash = run(LiquidityGatedStopLogic(), _crash_path(1.0), extra=cold)
+    assert crash.halts >= 1                                                  # after a 1 % slide
+    # with the hot-potato gate: paused only when intermediaries dominate the trading
+    _, crash = run(LiquidityGatedStopLogic(maker_share_min=0.3), _crash_path(1.0), extra=hot)
+    _, quiet = run(LiquidityGatedStopLogic(maker_share_min=0.3), _crash_path(1.0), extra=cold)
+    assert crash.halts >= 1 and quiet.halts == 0
+    # both thresholds 0: Stop Logic itself
+    a_plain, _ = run(StopLogic(), _crash_path(0.0), extra=hot)
+    a_off, _ = run(LiquidityGatedStopLogic(prior_move_pct=0, maker_share_min=0), _crash_path(0.0), extra=hot)
+    assert a_off == a_plain
+    with pytest.raises(ValueError, match="prior_move_pct"):
+        LiquidityGatedStopLogic(prior_move_pct=-1)
+    with pytest.raises(ValueError, match="recent_s"):
+        LiquidityGatedStopLogic(prior_s=10, recent_s=20)

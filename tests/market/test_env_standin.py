@@ -144,7 +144,7 @@ def test_every_breaker_plays_as_a_baseline():
         assert math.isfinite(info["episode_metrics"]["composite_loss"]), rule
 
 
-def test_luld_baseline_switches_bands_on_and_the_breakers_never_see_the_fundamental():
+def test_luld_rule_can_switch_the_simulators_bands_on_and_the_breakers_never_see_the_fundamental():
     from feedbackgym.agents.baselines.market import BreakerPolicy
     seen = []
 
@@ -155,7 +155,7 @@ def test_luld_baseline_switches_bands_on_and_the_breakers_never_see_the_fundamen
             return super().act(obs, info)
 
     env = make(market={"length_s": 400, "seller_start_s": 100, "session_offset_s": 3600})   # 10:30: 5 % bands
-    pol = Spy("luld")
+    pol = Spy("luld", steer_sim_bands=True)   # the baseline itself leaves the bands off (breakers.py)
     obs, info = env.reset(seed=0)
     pol.reset(env, obs, info)
     actions = []
@@ -220,3 +220,19 @@ def test_bad_actions_raise():
         env.step(0)
     with pytest.raises(RuntimeError, match="after the episode ended"):
         env.step(0)
+
+
+def test_liquidity_features_are_opt_in_and_appended():
+    plain, extra = make(), make(liquidity_features=True)
+    assert extra.observation_space.shape == (54,)
+    assert extra.unwrapped.feature_names[:50] == plain.unwrapped.feature_names
+    assert extra.unwrapped.feature_names[50:] == ["return_prior", "maker_share_60s", "maker_inventory",
+                                                   "depth_vs_normal"]
+    o1, _ = plain.reset(seed=3)
+    o2, _ = extra.reset(seed=3)
+    for _ in range(40):
+        o1, *_ = plain.step(0)
+        o2, *_ = extra.step(0)
+    assert np.array_equal(o1, o2[:50]) and np.all(np.isfinite(o2))
+    with pytest.raises(ValueError, match="liquidity_features"):
+        plain.reset(options={"config": {"liquidity_features": True}})

@@ -13,7 +13,8 @@ VARIANTS = [{}, {"scenario": "news", "decision_s": 7, "news_drop_range": [1.0, 6
                  "market": {"length_s": 60, "news_time_s": 20}},
             {"scenario_mix": ["flash_crash", "news", "calm"], "seller_size_range": [1000, 8000],
              "reward": "market_liquidity"},
-            {"reward": lambda c: -c["dislocation_pct"] ** 2}]   # a non-linear reward: no batched fast path
+            {"reward": lambda c: -c["dislocation_pct"] ** 2},   # a non-linear reward: no batched fast path
+            {"liquidity_features": True, "decision_s": 5}]
 
 
 @pytest.fixture(autouse=True)

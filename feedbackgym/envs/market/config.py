@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...config import interval, number, one_of, param, validate
+from ...config import boolean, interval, number, one_of, param, validate
 from .sim import SCENARIOS, scenario_params
 
 
@@ -60,6 +60,9 @@ class MarketConfig:
                             number(1, 3600, integer=True))
     horizons_s: Any = param([5, 30, 120, 600], "look-back horizons of the return / volume / order-imbalance "
                             "features, seconds", _horizons)
+    liquidity_features: bool = param(False, "append four liquidity-crash features to the observation "
+                                     "(return_prior, maker_share_60s, maker_inventory, depth_vs_normal): "
+                                     "n = 54 instead of 50", boolean)
     stress_s: int = param(900, "length of the stress window after the shock for the episode metrics, s",
                           number(1, 10**6, integer=True))
     reward: Any = param("market_balanced", "market_balanced, market_price, market_liquidity, a weights dict over "

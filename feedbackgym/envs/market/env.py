@@ -68,7 +68,8 @@ class FlashCrashRegulatorEnv(gym.Env):
     ``Box(-10, 10, (n,), float32)``, what an exchange sees (never the fundamental value or the
     seller), each feature scaled to order one and clipped to the box
     (:mod:`feedbackgym.envs.market.observe`; ``env.unwrapped.feature_names`` lists them). With
-    the default 10 depth levels and horizons 5, 30, 120, 600 s, n = 50:
+    the default 10 depth levels and horizons 5, 30, 120, 600 s, n = 50 (54 with
+    ``liquidity_features=True``, the last four rows):
 
     | features                          | meaning                                                |
     |-----------------------------------|--------------------------------------------------------|
@@ -85,6 +86,10 @@ class FlashCrashRegulatorEnv(gym.Env):
     | band_pct, mid_vs_band_low, band_high_vs_mid | band width / 20 %; distances to the bands, % / 5 (10 when off) |
     | indicative_vs_mid                 | reopening auction's indicative price vs the mid, % / 5 (halts) |
     | since_reopen, halts_so_far, progress | min(s since last reopening / 600, 1); halts / 10; t / episode length |
+    | return_prior                      | mid move from 300 s to 20 s ago (pressure before the latest leg), % / 2 |
+    | maker_share_60s                   | market makers' share of the trade sides over 60 s (hot potato) |
+    | maker_inventory                   | makers' net inventory / the sum of their caps          |
+    | depth_vs_normal                   | ln((bid depth within 1 %) / its 10-min running mean) / 3 |
 
     ## Rewards
 
@@ -117,7 +122,7 @@ class FlashCrashRegulatorEnv(gym.Env):
     ``gym.make("feedbackgym/FlashCrashRegulator-v0", **fields)`` with the fields of
     :class:`~feedbackgym.envs.market.config.MarketConfig` (``scenario``, ``market`` overrides of
     the simulator, ``scenario_mix``, ``seller_size_range``, ``news_drop_range``, ``decision_s``,
-    ``horizons_s``, ``stress_s``, ``reward``); ``reset(options={"config": {...}})`` changes
+    ``horizons_s``, ``liquidity_features``, ``stress_s``, ``reward``); ``reset(options={"config": {...}})`` changes
     fields for the coming episodes (not the spaces).
 
     ## Vectorised version
@@ -152,7 +157,7 @@ class FlashCrashRegulatorEnv(gym.Env):
         self.config = config
         self.episode = RegulatorEpisode(config, self.sim_class)
         self._reward, self._weights = build_reward(config)
-        self.feature_names = feature_names(self.episode.depth_levels, config.horizons_s)
+        self.feature_names = feature_names(self.episode.depth_levels, config.horizons_s, config.liquidity_features)
 
     @property
     def params(self):
@@ -173,9 +178,10 @@ class FlashCrashRegulatorEnv(gym.Env):
         cfg = self.config
         if "config" in options:
             cfg = override(self.config, options.pop("config"))
-            if cfg.horizons_s != self.config.horizons_s or cfg.params().depth_levels != self.episode.depth_levels:
+            if (cfg.horizons_s != self.config.horizons_s or cfg.params().depth_levels != self.episode.depth_levels
+                    or cfg.liquidity_features != self.config.liquidity_features):
                 raise ValueError("reset option 'config' may not change the observation space "
-                                 "(horizons_s, market.depth_levels); make a new env instead")
+                                 "(horizons_s, market.depth_levels, liquidity_features); make a new env instead")
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config")
         super().reset(seed=seed)

@@ -56,7 +56,8 @@ class RegulatorEpisode:
         self.sim_class = sim_class
         p = config.params()
         self.depth_levels = p.depth_levels
-        self.n_features = Observer(p.depth_levels, config.horizons_s, p.length_s, p.halt_s).size
+        self.n_features = Observer(p.depth_levels, config.horizons_s, p.length_s, p.halt_s,
+                                   liquidity=config.liquidity_features).size
         self.sim: Any = None  # a sim_class instance from the first start()
         self.done = True
 
@@ -71,7 +72,9 @@ class RegulatorEpisode:
             self.sim = self.sim_class(params)
         self.sim.reset(rng)
         s = self.sim.snapshot()
-        self.observer = Observer(params.depth_levels, cfg.horizons_s, params.length_s, params.halt_s)
+        self.observer = Observer(params.depth_levels, cfg.horizons_s, params.length_s, params.halt_s,
+                                 maker_cap_total=params.n_makers * params.maker_inventory_cap,
+                                 liquidity=cfg.liquidity_features)
         self.observer.reset(s)
         self.metrics = EpisodeMetrics(shock_time_s(params), params.length_s, params.seller_size, stress_s=cfg.stress_s)
         self.steps = 0

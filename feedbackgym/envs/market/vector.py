@@ -84,10 +84,10 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         cfg = self.config
         if "config" in options:
             cfg = override(self.config, options.pop("config"))
-            if cfg.horizons_s != self.config.horizons_s or \
-                    cfg.params().depth_levels != self.episodes[0].depth_levels:
+            if (cfg.horizons_s != self.config.horizons_s or cfg.params().depth_levels != self.episodes[0].depth_levels
+                    or cfg.liquidity_features != self.config.liquidity_features):
                 raise ValueError("reset option 'config' may not change the observation space "
-                                 "(horizons_s, market.depth_levels)")
+                                 "(horizons_s, market.depth_levels, liquidity_features)")
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, reset_mask")
         seeds = seeds_per_env(seed, self.num_envs)
