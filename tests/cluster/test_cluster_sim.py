@@ -205,3 +205,50 @@ def test_action_errors(tmp_path):
         env.step({"memory_limit_mib": -1.0})
     with pytest.raises(ValueError, match="job_index"):
         env.reset(options={"job_index": 5})
+
+
+@pytest.mark.parametrize("raise_at, minutes", [(10, 30.0), (None, 100.0)])
+def test_reaction_time_minutes_until_the_limit_covers_a_step(tmp_path, raise_at, minutes):
+    """A usage step at window 4 above a 2000 MiB limit: the reaction time runs until the first
+    window whose limit covers the peak (window 10: 6 windows = 30 minutes), or to the episode's
+    end when the limit never follows (counted with its 20 windows so far)."""
+    env = make(vm(tmp_path, [1000.0] * 4 + [3000.0] * 20), **SIMPLE)
+    env.reset(seed=0)
+    done, t, info = False, 0, {}
+    while not done:
+        t += 1
+        limit = 3500.0 if raise_at is not None and t >= raise_at else 2000.0
+        _, _, term, trunc, info = env.step({"memory_limit_mib": limit})
+        done = term or trunc
+    m = info["episode_metrics"]
+    assert m["memory_reaction_events"] == 1
+    assert m["memory_reaction_minutes"] == minutes == m["memory_reaction_minutes_sum"]
+
+
+def test_pooled_limit_change_percentiles_pool_job_days():
+    from feedbackgym.envs.cluster.family import PooledPercentile
+    episodes = [{"limit_changes_by_day": "0 0 0 0"}, {"limit_changes_by_day": "10"}, {}]
+    assert PooledPercentile(50.0)("x", episodes) == 0.0
+    assert PooledPercentile(100.0)("x", episodes) == 10.0
+    assert np.isnan(PooledPercentile(99.0)("x", [{}]))
+
+
+def test_counterfactual_info_memory_and_cpu(tmp_path):
+    """Every menu limit's cost for the last window, memory (overrun, slack) and CPU (throttled
+    fraction, slack); the held choice (0) is the limit in force, and it is the window's own cost."""
+    env = make(vm(tmp_path, [1000.0] * 30, cpu_cores=[1.0] * 15 + [3.0] * 15), **SIMPLE)
+    env.reset(seed=0)
+    for t in range(20):
+        _, _, _, _, info = env.step(0 if t < 14 else 4 * 1 + 1)
+    lim = info["counterfactual_cpu_limit_cores"]
+    assert lim.shape == (4,) and info["counterfactual_memory_limit_mib"].shape == (10,)
+    thr = info["counterfactual_cpu_throttled_fraction"]
+    # the window ran with choice 1's CPU limit (last hour's peak x 1.2) unless the deadband held it
+    k = int(np.flatnonzero(lim == info["cpu_limit_cores"])[0])
+    assert thr[k] == info["reward_components"]["throttled_fraction"]
+    assert info["counterfactual_cpu_slack_fraction"][k] == info["reward_components"]["cpu_slack_fraction"]
+    for key in ("counterfactual_memory_overrun", "counterfactual_memory_slack_fraction"):
+        assert info[key].shape == (10,)
+    env2 = make(vm(tmp_path, [1000.0] * 5, name="vm2"), counterfactual_info=False)
+    env2.reset(seed=0)
+    assert not any(k.startswith("counterfactual") for k in env2.step(0)[4])

@@ -16,10 +16,11 @@ from gymnasium import spaces
 
 from ...reward import list_rewards, register_reward, resolve
 from ...reward.registry import RewardFn
+from . import kernel as K
 from .config import RightsizingConfig
-from .sim import (EDGE_VALUES, HALF_LIVES, LOG2_HIGH, LOG2_LOW, QUANTILES, JobTable, RightsizingCore,
-                  build_table, log2_edges)
-from .workloads import WINDOWS_PER_DAY, load_workloads
+from .sim import (_LOG2_EDGES, _LOG_GROWTH, BUCKET_FIRST, EDGE_VALUES, HALF_LIVES, LOG2_HIGH, LOG2_LOW, QUANTILES,
+                  DecayedQuantiles, JobTable, RightsizingCore, build_table, log2_edges)
+from .workloads import WINDOW_S, WINDOWS_PER_DAY, load_workloads
 
 # ----------------------------------------------------------------------------------- actions
 
@@ -33,7 +34,6 @@ N_MEMORY = 1 + len(MEMORY_RECENT_FACTORS) + len(MEMORY_LONG_FACTORS)
 N_CPU = 1 + len(CPU_RECENT_FACTORS)
 N_ACTIONS = N_MEMORY * N_CPU
 _P98, _H48 = QUANTILES.index(0.98), HALF_LIVES.index(576)
-_EDGES = EDGE_VALUES.tolist()
 
 REWARD_COMPONENTS = {
     "memory_slack_fraction": "(limit - window peak) / limit while running and above the peak (Autopilot's underrun)",
@@ -86,6 +86,17 @@ OBS_FIELDS = (
        "tasks_log2", "since_change_log2"]
 )
 OBS_DIM = len(OBS_FIELDS)
+assert OBS_FIELDS[K.OBS_LOG_AT] == "memory_last" and OBS_FIELDS[K.OBS_LOG_AT + 17] == "job_age_days_log2"
+assert tuple(REWARD_COMPONENTS) == K.OUT_COMPONENTS
+
+#: info keys of the counterfactual costs (``counterfactual_info``): for every memory choice of the
+#: menu (10) its limit, whether the window's peak overran it (an OOM) and the slack it left; for
+#: every CPU choice (4) its limit, the throttled fraction of demand and the slack it left. The
+#: window is replayed with that limit from the same state (backlog, running or down); later
+#: windows (restart, backlog carried over) are not.
+CF_INFO_KEYS = ("counterfactual_memory_limit_mib", "counterfactual_memory_overrun",
+                "counterfactual_memory_slack_fraction", "counterfactual_cpu_limit_cores",
+                "counterfactual_cpu_throttled_fraction", "counterfactual_cpu_slack_fraction")
 OBS_BOUND = 64.0
 
 
@@ -159,27 +170,95 @@ def draw_episode(setup: Setup, rng: np.random.Generator, job_index, next_job: in
 # ---------------------------------------------------------------------------------- engine
 
 
-class Engine:
-    """The batched env logic over ``n`` slots (see the module docstring)."""
+@functools.lru_cache(maxsize=16)
+def _packed_table(table: JobTable) -> np.ndarray:
+    """The job table's per-row values the kernel reads, packed (rows x kernel.NTAB), with the
+    time-of-day and day-of-week sin/cos computed once per row (numpy, as the reference does)."""
+    tab = np.empty((len(table.timestamps_s), K.NTAB))
+    tab[:, K.TAB_PEAK] = table.memory_peak_mib
+    tab[:, K.TAB_DEMAND] = table.cpu_demand_cores
+    tab[:, K.TAB_MEM_REQ] = table.memory_request_mib
+    tab[:, K.TAB_CPU_REQ] = table.cpu_request_cores
+    hour, wd = _time_angles(table.timestamps_s)
+    tab[:, K.TAB_HOUR_SIN], tab[:, K.TAB_HOUR_COS] = np.sin(hour), np.cos(hour)
+    tab[:, K.TAB_WD_SIN], tab[:, K.TAB_WD_COS] = np.sin(wd), np.cos(wd)
+    return tab
 
-    def __init__(self, setup: Setup, n: int, single: bool = False):
+
+def _time_angles(ts):
+    """Angles of the time of day and of the day of week (1970-01-01 was a Thursday)."""
+    return (ts % 86400) / 86400.0 * 2 * np.pi, ((ts // 86400 + 3) % 7) / 7.0 * 2 * np.pi
+
+
+_OBS_LOG = slice(K.OBS_LOG_AT, K.OBS_LOG_AT + 10)
+_OBS_AGE, _OBS_TASKS, _OBS_SINCE_CHANGE = K.OBS_LOG_AT + 17, K.OBS_LOG_AT + 22, K.OBS_LOG_AT + 23
+_KERNEL_CONSTS = np.asarray([float(WINDOW_S), float(WINDOWS_PER_DAY), BUCKET_FIRST, _LOG_GROWTH,
+                             DecayedQuantiles.RENORM, float(DecayedQuantiles.STEPS), float(_H48), float(_P98),
+                             LOG2_LOW, LOG2_HIGH, OBS_BOUND])
+_MEM_F = np.asarray(MEMORY_RECENT_FACTORS)
+_LONG_F = np.asarray(MEMORY_LONG_FACTORS)
+_CPU_F = np.asarray(CPU_RECENT_FACTORS)
+_QS = np.asarray(QUANTILES)
+_COMPONENT_COLUMN = {k: c for c, k in enumerate(K.OUT_COMPONENTS)}
+
+
+class Engine:
+    """The batched env logic over ``n`` slots (see the module docstring).
+
+    ``compiled=True`` (what the envs use) steps through :func:`.kernel.step_slots`;
+    ``compiled=False`` runs the numpy reference (:meth:`limits_from_actions`,
+    :meth:`step_reference`), kept as the readable specification the kernel is tested against.
+    """
+
+    def __init__(self, setup: Setup, n: int, single: bool = False, compiled: bool = True):
         self.setup, self.n = setup, n
-        self.single = single and n == 1   # the single env's scalar fast path (same arithmetic)
-        self.core = RightsizingCore(setup.table, setup.config, n, setup.max_days)
+        self.single = single and n == 1
+        self.compiled = compiled
+        cfg = setup.config
+        self.core = RightsizingCore(setup.table, cfg, n, setup.max_days)
         self.reward_acc = np.zeros(n)
         self.steps = np.zeros(n, dtype=np.int64)
-        self._mem_targets = np.zeros((n, N_MEMORY))
-        self._mem_f = np.asarray(MEMORY_RECENT_FACTORS)[None, :]
-        self._long_f = np.asarray(MEMORY_LONG_FACTORS)[None, :]
-        self._cpu_f = np.asarray(CPU_RECENT_FACTORS)[None, :]
+        self._mem_f = _MEM_F[None, :]
+        self._long_f = _LONG_F[None, :]
+        self._cpu_f = _CPU_F[None, :]
         self._obs = np.zeros((n, OBS_DIM), dtype=np.float32)
-        self._stats: Any = None  # int64 array of per-slot statistics, allocated on first use
+        self._stats: Any = None  # reference path: int64 per-slot statistics, allocated on first use
+        # kernel buffers
+        # (the twin hands views of fresh out/cf buffers to its info each step instead of copying)
+        self.out = np.zeros((n, K.NOUT))
+        self.cf_mem = np.zeros((3, n, N_MEMORY))
+        self.cf_cpu = np.zeros((3, n, N_CPU))
+        self.ratios = np.ones((n, K.N_RATIOS))
+        self._tab = _packed_table(setup.table)
+        c = self.core
+        params = np.zeros(K.P_G0 + c.hist.m)
+        params[K.P_EVICT] = cfg.eviction_probability
+        params[K.P_RESTART] = cfg.restart_windows
+        params[K.P_LOST] = cfg.lost_work_windows
+        params[K.P_BACKLOG] = float(cfg.throttle_backlog)
+        params[K.P_SLO] = cfg.slo_throttle_fraction
+        params[K.P_UP], params[K.P_DOWN] = cfg.change_deadband, cfg.lower_deadband
+        params[K.P_MEM_LO], params[K.P_MEM_HI] = cfg.min_memory_limit_mib, cfg.machine_memory_mib
+        params[K.P_CPU_LO], params[K.P_CPU_HI] = cfg.min_cpu_limit_cores, cfg.machine_cores
+        params[K.P_RECENT_DECAY] = c.recent_decay
+        params[K.P_MAX_DAYS] = c.max_days
+        params[K.P_HAS_WEIGHTS] = float(setup.weights is not None)
+        params[K.P_G0:] = c.hist.g[0]
+        self._params = params
+        w = setup.weights or ()
+        self._wcols = np.asarray([_COMPONENT_COLUMN[k] for k, _ in w], dtype=np.int64)
+        self._wvals = np.asarray([float(v) for _, v in w], dtype=np.float64)
+        self._all_slots = np.arange(n, dtype=np.int64)
+        self._no_action = np.full(n, -1, dtype=np.int64)
+        self._one_action = np.zeros(1, dtype=np.int64)
+        self._one_mem, self._one_cpu = np.zeros(1), np.zeros(1)
 
     # --------------------------------------------------------------------------- episodes
 
-    def start(self, idx: np.ndarray, draws) -> dict:
+    def start(self, idx: np.ndarray, draws) -> dict | None:
         """Start episodes in slots ``idx`` (draws: list of draw_episode tuples); plays window 0
-        at the request (the job's first five minutes, before any decision)."""
+        at the request (the job's first five minutes, before any decision). The reference path
+        returns the window's arrays; the compiled one leaves them in its buffers."""
         c = self.core
         job = np.asarray([d[0] for d in draws], dtype=np.int64)
         row = np.asarray([d[1] for d in draws], dtype=np.int64)
@@ -188,13 +267,14 @@ class Engine:
         c.start(idx, job, row, length, key)
         self.reward_acc[idx] = 0.0
         self.steps[idx] = 0
-        if self.single:
-            out = c.window_one(float(c.mem_limit[0]), float(c.cpu_limit[0]))
-            self._observe_one()
+        if not self.compiled:
+            out = c.window(idx, c.mem_limit[idx].copy(), c.cpu_limit[idx].copy())
+            self._observe(idx)
             return out
-        out = c.window(idx, c.mem_limit[idx].copy(), c.cpu_limit[idx].copy())
-        self._observe(idx)
-        return out
+        slots = np.asarray(idx, dtype=np.int64)
+        self._run(slots, self._no_action[:len(slots)], c.mem_limit[slots], c.cpu_limit[slots],
+                  None if len(slots) < self.n else slice(None))
+        return None
 
     # ------------------------------------------------------------------------------ actions
 
@@ -202,8 +282,7 @@ class Engine:
         """(n, N_MEMORY) memory and (n, N_CPU) CPU limits each choice would set (hold = current)."""
         c, cfg = self.core, self.setup.config
         recent = c.recent_max(s)
-        stats = self._stats[s]
-        mem_long = c.mem_scale[s] * EDGE_VALUES[stats[:, _H48, _P98]]
+        mem_long = c.mem_scale[s] * EDGE_VALUES[c.hist.kq[s][:, _H48, _P98]]
         mem = np.empty((recent.shape[0], N_MEMORY))
         mem[:, 0] = c.mem_limit[s]
         k = 1 + len(MEMORY_RECENT_FACTORS)
@@ -216,6 +295,7 @@ class Engine:
         return mem, cpu
 
     def limits_from_actions(self, s, a: np.ndarray):
+        """Reference: the limits discrete actions ``a`` set in slots ``s`` (menu, deadbands)."""
         mem_t, cpu_t = self.targets(s)
         m, k = a // N_CPU, a % N_CPU
         r = np.arange(len(a))
@@ -239,9 +319,59 @@ class Engine:
 
     # ------------------------------------------------------------------------------ stepping
 
-    def step(self, idx, mem_limit, cpu_limit, mem_targets=None):
-        """One window in slots ``idx`` (None: all). Returns reward, terminated, truncated and
-        the window's arrays (reward components and state)."""
+    def _run(self, slots: np.ndarray, actions: np.ndarray, mem: np.ndarray, cpu: np.ndarray, whole) -> None:
+        """The kernel over ``slots`` then the numpy log2 entries of their observation.
+        ``whole``: ``slice(None)`` when ``slots`` is every slot in order (views, no gathers)."""
+        c, h = self.core, self.core.hist
+        if not self.single:
+            self.out = np.empty((self.n, K.NOUT))
+            self.cf_mem = np.empty((3, self.n, N_MEMORY))
+            self.cf_cpu = np.empty((3, self.n, N_CPU))
+        K.step_slots(slots, actions, mem, cpu,
+                     c.F, c.I, c.serving, c.key, c.T, c.dayf, c.dayi, c.recent,
+                     h.w, h.scale, h.total, h.kq, h.below, h.top,
+                     self._tab, self.setup.table.lengths, self._params, self._wcols, self._wvals,
+                     self.out, self.cf_mem, self.cf_cpu, self._obs, self.ratios,
+                     _MEM_F, _LONG_F, _CPU_F, _QS, EDGE_VALUES, _LOG2_EDGES, _KERNEL_CONSTS)
+        # the observation's log2 entries, by numpy (see the kernel's module docstring); float32
+        # assignment rounds as the reference's final cast does
+        s = slots if whole is None else whole
+        lg = np.log2(self.ratios[s])
+        o = self._obs
+        o[s, _OBS_LOG] = np.clip(lg[:, :10], LOG2_LOW, LOG2_HIGH)
+        o[s, _OBS_AGE] = lg[:, 10]
+        o[s, _OBS_TASKS] = lg[:, 11] / 10.0
+        o[s, _OBS_SINCE_CHANGE] = lg[:, 12] / 10.0
+
+    def step(self, idx, actions: np.ndarray):
+        """One window with discrete ``actions`` in slots ``idx`` (None: all). Returns reward
+        (None: the caller evaluates a callable reward), terminated, truncated and the window's
+        arrays (reward components, state, counterfactuals when configured)."""
+        slots = self._all_slots if idx is None else np.asarray(idx, dtype=np.int64)
+        a = np.asarray(actions, dtype=np.int64)
+        self._run(slots, a, self._one_mem, self._one_cpu, slice(None) if idx is None else None)
+        s = slice(None) if idx is None else slots
+        self.steps[s] += 1
+        o = self.out[s]
+        reward = o[:, K.OUT_REWARD] if self.setup.weights is not None else None
+        out: dict[str, Any] = {k: o[:, c] for c, k in enumerate(K.OUT_COMPONENTS)}
+        out["_running"] = o[:, K.OUT_RUNNING] > 0
+        if self.setup.config.counterfactual_info:
+            cm, cc = self.cf_mem[:, s], self.cf_cpu[:, s]
+            out["cf"] = (cm[K.CF_LIMIT], cm[K.CF_COST], cm[K.CF_SLACK], cc[K.CF_LIMIT], cc[K.CF_COST], cc[K.CF_SLACK])
+        return reward, o[:, K.OUT_TERMINATED] > 0, o[:, K.OUT_TRUNCATED] > 0, out
+
+    def window_arrays(self, idx) -> dict:
+        """The last window's arrays (reward components and ``_running``) of slots ``idx``, as
+        :meth:`step` returns them (without counterfactuals): what a reset's info reports."""
+        o = self.out[np.asarray(idx, dtype=np.int64)]
+        out: dict[str, Any] = {k: o[:, c] for c, k in enumerate(K.OUT_COMPONENTS)}
+        out["_running"] = o[:, K.OUT_RUNNING] > 0
+        return out
+
+    def step_reference(self, idx, mem_limit, cpu_limit, mem_targets=None):
+        """Reference (numpy) of one window in slots ``idx`` (None: all). Returns reward,
+        terminated, truncated and the window's arrays (reward components and state)."""
         c = self.core
         s = slice(None) if idx is None else idx
         out = c.window(idx, mem_limit, cpu_limit)
@@ -269,6 +399,7 @@ class Engine:
     # --------------------------------------------------------------------------- observation
 
     def _observe(self, idx):
+        """Reference (numpy) observation of slots ``idx``."""
         c = self.core
         s = slice(None) if idx is None else idx
         stats = c.quantile_buckets(s)                      # (m, 2H, 5)
@@ -300,9 +431,7 @@ class Engine:
         o[:, j] = c.oom_recent[s]
         o[:, j + 1] = c.throttle_recent[s] / 10.0
         o[:, j + 2] = c.down[s] > 0
-        ts = tb.timestamps_s[pos]
-        hour = (ts % 86400) / 86400.0 * 2 * np.pi
-        wd = ((ts // 86400 + 3) % 7) / 7.0 * 2 * np.pi
+        hour, wd = _time_angles(tb.timestamps_s[pos])
         o[:, j + 3], o[:, j + 4] = np.sin(hour), np.cos(hour)
         o[:, j + 5], o[:, j + 6] = np.sin(wd), np.cos(wd)
         o[:, j + 7] = np.log2(1.0 + c.t[s] / WINDOWS_PER_DAY)
@@ -317,121 +446,53 @@ class Engine:
     # ------------------------------------------------------------------- one slot, scalars
 
     def targets_one(self) -> tuple[list, list]:
-        """:meth:`targets` of slot 0 as lists of floats (the same arithmetic)."""
-        c, cfg = self.core, self.setup.config
-        rm, rc = float(c.recent[0, 0].max()), float(c.recent[0, 1].max())
-        mem_long = float(c.mem_scale[0]) * _EDGES[int(self._stats[0, _H48, _P98])]
-        lo, hi = cfg.min_memory_limit_mib, cfg.machine_memory_mib
-        mem = [float(c.mem_limit[0])]
-        mem += [min(max(rm * f, lo), hi) for f in MEMORY_RECENT_FACTORS]
-        mem += [min(max(mem_long * f, lo), hi) for f in MEMORY_LONG_FACTORS]
-        lo, hi = cfg.min_cpu_limit_cores, cfg.machine_cores
-        cpu = [float(c.cpu_limit[0])] + [min(max(rc * f, lo), hi) for f in CPU_RECENT_FACTORS]
-        return mem, cpu
+        """:meth:`targets` of slot 0 as lists of floats."""
+        mem, cpu = self.targets(np.asarray([0]))
+        return mem[0].tolist(), cpu[0].tolist()
 
-    def limits_one(self, a: int):
-        mem_t, cpu_t = self.targets_one()
-        m, k = divmod(a, N_CPU)
-        mem, cpu = mem_t[m], cpu_t[k]
-        cfg = self.setup.config
-        up, down = cfg.change_deadband, cfg.lower_deadband
-        old_m, old_c = mem_t[0], cpu_t[0]
-        if mem <= old_m * (1.0 + up) and mem > old_m * (1.0 - down):
-            mem = old_m
-        if cpu <= old_c * (1.0 + up) and cpu > old_c * (1.0 - down):
-            cpu = old_c
-        return mem, cpu, mem_t
-
-    def step_one(self, mem_limit: float, cpu_limit: float, mem_targets=None):
-        """:meth:`step` of slot 0 with Python scalars."""
-        c = self.core
-        out = c.window_one(mem_limit, cpu_limit)
-        setup = self.setup
-        reward = None
-        if setup.weights is not None:
-            reward = 0.0
-            for key, w in setup.weights:
-                reward = reward + w * out[key]
+    def step_one(self, action: int, mem_limit: float = 0.0, cpu_limit: float = 0.0):
+        """One window of slot 0 (the single env): ``action >= 0`` a discrete action, ``-1`` the
+        limits given. Returns (reward or None, terminated, truncated, the output row as floats)."""
+        self._one_action[0] = action
+        self._one_mem[0], self._one_cpu[0] = mem_limit, cpu_limit
+        self._run(self._all_slots, self._one_action, self._one_mem, self._one_cpu, slice(None))
         self.steps[0] += 1
-        ended = c.t[0] >= c.length[0]
-        trace_end = (c.start_row[0] + c.length[0]) >= self.setup.table.lengths[c.job[0]]
-        if mem_targets is not None and setup.config.counterfactual_info:
-            mt = np.asarray(mem_targets)
-            peak, running = out["_peak"], out["_running"]
-            over = running & (peak > mt)
-            out["cf_limit"] = mt
-            out["cf_overrun"] = over.astype(np.float64)
-            out["cf_slack"] = np.where(running & ~over, (mt - peak) / mt, 0.0)
-        self._observe_one()
-        return reward, bool(ended and trace_end), bool(ended and not trace_end), out
+        row = self.out[0].tolist()
+        reward = row[K.OUT_REWARD] if self.setup.weights is not None else None
+        return reward, row[K.OUT_TERMINATED] > 0, row[K.OUT_TRUNCATED] > 0, row
 
-    def _observe_one(self):
-        c = self.core
-        H = len(HALF_LIVES)
-        st = np.concatenate([c.hist.kq[0], c.hist.top[0][:, None]], axis=1)
-        if self._stats is None:
-            self._stats = np.zeros((self.n,) + st.shape, dtype=np.int64)
-        self._stats[0] = st
-        tb = self.setup.table
-        pos = min(int(c.pos[0]), len(tb.timestamps_s) - 1)
-        ms, cs = float(c.mem_scale[0]), float(c.cpu_scale[0])
-        rm, rc = float(c.recent[0, 0].max()), float(c.recent[0, 1].max())
-        ml, cl = float(c.mem_limit[0]), float(c.cpu_limit[0])
-        o = np.empty(OBS_DIM)
-        j = 10 * H
-        o[:j] = log2_edges(st.reshape(-1))
-        with np.errstate(divide="ignore"):
-            o[j:j + 10] = np.log2(np.asarray([
-                float(c.last_mem_obs[0]) / ms, rm / ms, ml / ms, float(tb.memory_request_mib[pos]) / ms,
-                ml / max(rm, 1e-9), float(c.last_cpu_obs[0]) / cs, rc / cs, cl / cs,
-                float(tb.cpu_request_cores[pos]) / cs, cl / max(rc, 1e-9)]))
-        np.clip(o[:j + 10], LOG2_LOW, LOG2_HIGH, out=o[:j + 10])
-        j += 10
-        o[j] = float(c.oom_recent[0])
-        o[j + 1] = float(c.throttle_recent[0]) / 10.0
-        o[j + 2] = float(c.down[0] > 0)
-        ts = int(tb.timestamps_s[pos])
-        hour = (ts % 86400) / 86400.0 * 2 * np.pi
-        wd = ((ts // 86400 + 3) % 7) / 7.0 * 2 * np.pi
-        sn, cn = np.sin(np.asarray([hour, wd])), np.cos(np.asarray([hour, wd]))
-        o[j + 3], o[j + 4], o[j + 5], o[j + 6] = sn[0], cn[0], sn[1], cn[1]
-        lg = np.log2(np.asarray([1.0 + int(c.t[0]) / WINDOWS_PER_DAY, float(c.tasks[0]),
-                                 1.0 + int(c.since_change[0])]))
-        o[j + 7] = lg[0]
-        o[j + 8] = float(not c.serving[0])
-        tol = int(c.tolerance[0])
-        o[j + 9], o[j + 10], o[j + 11] = float(tol == 0), float(tol == 1), float(tol == 2)
-        o[j + 12] = lg[1] / 10.0
-        o[j + 13] = lg[2] / 10.0
-        np.clip(o, -OBS_BOUND, OBS_BOUND, out=o)
-        self._obs[0] = o
-
-    def step_info_one(self, out) -> dict:
-        """:meth:`step_info` of slot 0 as Python scalars."""
+    def step_info_one(self, row: list, with_cf: bool) -> dict:
+        """:meth:`step_info` of slot 0 as Python scalars (``row``: :meth:`step_one`'s output row)."""
         c, tb = self.core, self.setup.table
-        pos = min(int(c.pos[0]), len(tb.timestamps_s) - 1)
+        fv, iv = c.F[0].tolist(), c.I[0].tolist()
+        pos = min(iv[K.I_POS], len(tb.timestamps_s) - 1)
+        tab = self._tab[pos].tolist()
         info = {
-            "memory_usage_mib": float(c.last_mem_obs[0]),
-            "cpu_usage_cores": float(c.last_cpu_obs[0]),
-            "oom": out["memory_overrun"] > 0,
-            "throttled_fraction": out["throttled_fraction"],
-            "running": out["_running"],
-            "memory_limit_mib": float(c.mem_limit[0]),
-            "cpu_limit_cores": float(c.cpu_limit[0]),
-            "memory_request_mib": float(tb.memory_request_mib[pos]),
-            "cpu_request_cores": float(tb.cpu_request_cores[pos]),
+            "memory_usage_mib": fv[K.F_LAST_MEM],
+            "cpu_usage_cores": fv[K.F_LAST_CPU],
+            "oom": row[1] > 0,
+            "throttled_fraction": row[5],
+            "running": row[K.OUT_RUNNING] > 0,
+            "memory_limit_mib": fv[K.F_MEM_LIMIT],
+            "cpu_limit_cores": fv[K.F_CPU_LIMIT],
+            "memory_request_mib": tab[K.TAB_MEM_REQ],
+            "cpu_request_cores": tab[K.TAB_CPU_REQ],
             "timestamp_s": int(tb.timestamps_s[pos]),
-            "job_age_windows": int(c.t[0]),
-            "down_windows": int(c.down[0]),
-            "tasks": int(c.tasks[0]),
+            "job_age_windows": iv[K.I_T],
+            "down_windows": iv[K.I_DOWN],
+            "tasks": iv[K.I_TASKS],
             "serving": bool(c.serving[0]),
-            "oom_tolerance": int(c.tolerance[0]),
-            "job_index": int(c.job[0]),
+            "oom_tolerance": iv[K.I_TOLERANCE],
+            "job_index": iv[K.I_JOB],
         }
-        if "cf_limit" in out:
-            info["counterfactual_memory_limit_mib"] = out["cf_limit"]
-            info["counterfactual_memory_overrun"] = out["cf_overrun"]
-            info["counterfactual_memory_slack_fraction"] = out["cf_slack"]
+        if with_cf:
+            cm, cc = self.cf_mem[:, 0], self.cf_cpu[:, 0]
+            info["counterfactual_memory_limit_mib"] = cm[K.CF_LIMIT].copy()
+            info["counterfactual_memory_overrun"] = cm[K.CF_COST].copy()
+            info["counterfactual_memory_slack_fraction"] = cm[K.CF_SLACK].copy()
+            info["counterfactual_cpu_limit_cores"] = cc[K.CF_LIMIT].copy()
+            info["counterfactual_cpu_throttled_fraction"] = cc[K.CF_COST].copy()
+            info["counterfactual_cpu_slack_fraction"] = cc[K.CF_SLACK].copy()
         return info
 
     @property
@@ -462,7 +523,10 @@ class Engine:
             "oom_tolerance": c.tolerance[s].copy(),
             "job_index": c.job[s].copy(),
         }
-        if "cf_limit" in out:
+        if "cf" in out:
+            for k, v in zip(CF_INFO_KEYS, out["cf"]):
+                info[k] = v
+        elif "cf_limit" in out:     # the reference path (memory only)
             info["counterfactual_memory_limit_mib"] = out["cf_limit"]
             info["counterfactual_memory_overrun"] = out["cf_overrun"]
             info["counterfactual_memory_slack_fraction"] = out["cf_slack"]
@@ -496,6 +560,11 @@ class Engine:
             if d >= 7:
                 est_sum, est_n = est_sum + ms, est_n + 1
         tot = {k: float(v[i]) for k, v in c.totals.items()}
+        reaction_windows, reaction_events = tot["reaction_windows"], tot["reaction_events"]
+        if c.under_since[i] >= 0:    # still under-provisioned at the end: counted, as a lower bound
+            reaction_windows += int(c.t[i]) - int(c.under_since[i])
+            reaction_events += 1
+        reaction_minutes = reaction_windows * WINDOW_S / 60.0
         tasks = int(c.tasks[i])
         task_days = tasks * length / WINDOWS_PER_DAY
         n_days = len(mem_slack)
@@ -513,6 +582,7 @@ class Engine:
             "limit_changes_per_day_p50": float(np.percentile(changes, 50)) if n_days else nan,
             "limit_changes_per_day_p99": float(np.percentile(changes, 99)) if n_days else nan,
             "slack_new_jobs": new_sum / new_n if new_n else nan,
+            "memory_reaction_minutes": reaction_minutes / reaction_events if reaction_events else nan,
             "machine_hours_saved": tot["mem_saved_mib_windows"] / cfg.machine_memory_mib * hours,
             "slo_violation_minutes": tot["slo_violation_minutes"],
             "evictions": tot["evictions"],
@@ -524,5 +594,6 @@ class Engine:
             "established_slack_day_sum": est_sum, "established_days": est_n,
             "throttled_core_s": tot["throttled_core_s"], "cpu_demand_core_s": tot["cpu_demand_core_s"],
             "limit_changes": int(np.sum(changes)),
+            "memory_reaction_minutes_sum": reaction_minutes, "memory_reaction_events": int(reaction_events),
             "limit_changes_by_day": " ".join(str(x) for x in changes),
         }

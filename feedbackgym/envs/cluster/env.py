@@ -14,7 +14,7 @@ from .config import RightsizingConfig
 from .engine import (CPU_RECENT_FACTORS, MEMORY_LONG_FACTORS, MEMORY_RECENT_FACTORS, N_ACTIONS, N_CPU, N_MEMORY,
                      OBS_FIELDS, REWARD_COMPONENTS, Engine, Setup, build, check_job_index, draw_episode)
 
-_INFO_SCALARS = None
+_SLOT0 = np.zeros(1, dtype=np.int64)
 
 
 class ClusterRightsizingEnv(gym.Env):
@@ -170,10 +170,10 @@ class ClusterRightsizingEnv(gym.Env):
             self._configure(setup)
         d = draw_episode(self.setup, self.np_random, job_index, self._next_job)
         self._next_job = d[0] + 1
-        out = self.engine.start(np.asarray([0]), [d])
+        self.engine.start(_SLOT0, [d])
         self._done = False
         info = {"job_name": self.setup.table.names[d[0]], "start_window": d[1], "episode_windows": d[2]}
-        info.update(self.engine.step_info_one(out))
+        info.update(self.engine.step_info_one(self.engine.out[0].tolist(), False))
         return self.engine.obs[0].copy(), info
 
     # -------------------------------------------------------------------------------- step
@@ -184,7 +184,7 @@ class ClusterRightsizingEnv(gym.Env):
         eng = self.engine
         if isinstance(action, Mapping):
             mem, cpu = self._limit_action(action)
-            mem_t = eng.targets_one()[0] if self.config.counterfactual_info else None
+            reward, term, trunc, row = eng.step_one(-1, mem, cpu)
         else:
             try:
                 a = operator.index(action.item() if isinstance(action, np.ndarray) and action.ndim == 0 else action)
@@ -193,9 +193,8 @@ class ClusterRightsizingEnv(gym.Env):
                                  "{'memory_limit_mib': ..., 'cpu_limit_cores': ...}") from None
             if not 0 <= a < N_ACTIONS:
                 raise ValueError(f"action {a} is outside Discrete({N_ACTIONS}) (0..{N_ACTIONS - 1})")
-            mem, cpu, mem_t = eng.limits_one(a)
-        reward, term, trunc, out = eng.step_one(mem, cpu, mem_t)
-        comps = {k: out[k] for k in REWARD_COMPONENTS}
+            reward, term, trunc, row = eng.step_one(a)
+        comps = dict(zip(REWARD_COMPONENTS, row))
         if reward is None:
             r = self.setup.reward_fn(comps)
             try:
@@ -206,9 +205,9 @@ class ClusterRightsizingEnv(gym.Env):
             if not math.isfinite(r):
                 raise ValueError(f"reward function {self.setup.reward_fn!r} returned {r!r} for components {comps}")
         else:
-            r = float(reward)
+            r = reward
         eng.reward_acc[0] += r
-        info = eng.step_info_one(out)
+        info = eng.step_info_one(row, self.config.counterfactual_info)
         info["reward_components"] = comps
         if term or trunc:
             self._done = True

@@ -9,11 +9,39 @@ days), ``oom_per_task_day`` OOMs over task-days, not a mean of per-job ratios.
 
 from __future__ import annotations
 
-from ...family import EnvSpec, EveryItemOnce, Family, Median, Metric, Percentile, RatioOfSums, SeededEpisodes, Sum
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...family import (Aggregation, EnvSpec, EveryItemOnce, Family, Median, Metric, RatioOfSums, SeededEpisodes,
+                       Sum)
 from .autoscaling_spec import AUTOSCALING, AUTOSCALING_REWARD_PRESETS
 from .engine import REWARD_COMPONENTS, REWARD_PRESETS
 
 _BASE = "feedbackgym.agents.baselines.cluster.rightsizing"
+
+
+
+@dataclass(frozen=True)
+class PooledPercentile(Aggregation):
+    """The ``q``-th percentile over every job-day of every episode (Autopilot's "p99 job-day"),
+    read from a per-episode field holding the per-day values as a space-separated string (a
+    string so that it crosses Gymnasium's vector info and JSON unchanged). A pooled percentile
+    is not the percentile of per-episode percentiles: one bad job-day in a long job counts once,
+    as in the paper."""
+
+    q: float = 99.0
+    source: str = "limit_changes_by_day"
+
+    def sources(self, metric):
+        return (self.source,)
+
+    def __call__(self, metric, episodes):
+        days = [float(x) for e in episodes if e.get(self.source) is not None
+                for x in str(e[self.source]).split()]
+        return float(np.percentile(days, self.q)) if days else math.nan
+
 
 METRICS = (
     Metric("memory_slack_mean", RatioOfSums("memory_slack_day_sum", "job_days"),
@@ -29,15 +57,21 @@ METRICS = (
            "fraction of job-days without an OOM", higher_is_better=True),
     Metric("throttled_fraction", RatioOfSums("throttled_core_s", "cpu_demand_core_s"),
            "CPU demand throttled in its window / demand, pooled", higher_is_better=False),
-    Metric("limit_changes_per_day_p50", Median(),
-           "median over jobs of each job's median limit changes per day", higher_is_better=False),
-    Metric("limit_changes_per_day_p99", Percentile(99.0, source="limit_changes_per_day_p99"),
-           "p99 over jobs of each job's p99 limit changes per day (pooled job-day percentiles are in "
-           "the experiment tables)", higher_is_better=False),
+    Metric("limit_changes_per_day_p50", PooledPercentile(50.0),
+           "median limit changes per job-day, pooled over every job-day of the set (per episode: "
+           "that episode's job-days)", higher_is_better=False),
+    Metric("limit_changes_per_day_p99", PooledPercentile(99.0),
+           "p99 of limit changes per job-day, pooled over every job-day of the set (Autopilot's "
+           "p99 job-day; per episode: that episode's job-days)", higher_is_better=False),
     Metric("slack_new_jobs", RatioOfSums("new_job_slack_day_sum", "new_job_days"),
            "memory slack of job-days 0-1 (no history yet)", higher_is_better=False),
     Metric("slack_established_jobs", RatioOfSums("established_slack_day_sum", "established_days"),
            "memory slack of job-days 7+ (NaN when no episode lasts 8 days)", higher_is_better=False),
+    Metric("memory_reaction_minutes", RatioOfSums("memory_reaction_minutes_sum", "memory_reaction_events"),
+           "reaction time: minutes from the first window whose memory peak exceeds the limit (a usage step, "
+           "a leak, a burst) until the first window whose limit covers its peak again, mean over such "
+           "events (pooled; an event still open at the episode's end counts with its time so far)",
+           higher_is_better=False),
     Metric("machine_hours_saved", Sum(),
            "memory (request - limit) x tasks vs static, in reference-machine hours", higher_is_better=True),
     Metric("slo_violation_minutes", Sum(), "serving jobs' SLO-violation minutes, total", higher_is_better=False),

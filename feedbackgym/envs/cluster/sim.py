@@ -1,7 +1,8 @@
 """Rightsizing simulation core: N jobs stepped together in 5-minute windows (no gymnasium).
 
-The single env runs it with N = 1 and the vectorised twin with N = num_envs; the same elementwise
-numpy code runs in both, which is what makes the twin bit-identical.
+The single env runs it with N = 1 and the vectorised twin with N = num_envs. Both step through
+the compiled kernel (:mod:`.kernel`); the numpy code here (:meth:`RightsizingCore.window`,
+:meth:`DecayedQuantiles.add`) is the readable reference the kernel is tested against, bit for bit.
 
 One window of one job (per task; a job's ``tasks`` tasks share its usage and its limits):
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernel as K
 from .workloads import WINDOW_S, WINDOWS_PER_DAY, Workload
 
 #: histogram buckets (log-spaced, relative to the job's request at episode start)
@@ -49,9 +51,6 @@ _LOG_GROWTH = math.log(BUCKET_GROWTH)
 _LOG2_EDGES = math.log2(BUCKET_FIRST) + np.arange(1, BUCKETS + 1) * math.log2(BUCKET_GROWTH)
 #: upper edge of every bucket relative to the scale (a table, so scalar and batched code agree)
 EDGE_VALUES = np.exp2(_LOG2_EDGES)
-_LOG2_EDGES_LIST = _LOG2_EDGES.tolist()
-_EDGE_VALUES_LIST = EDGE_VALUES.tolist()
-_M64 = (1 << 64) - 1
 
 
 def bucket_upper_edges() -> np.ndarray:
@@ -90,19 +89,6 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)).astype(np.uint64)
     x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)).astype(np.uint64)
     return x ^ (x >> np.uint64(31))
-
-
-def _splitmix64_int(x: int) -> int:
-    x = (x + 0x9E3779B97F4A7C15) & _M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-    return x ^ (x >> 31)
-
-
-def uniform_hash_one(key: int, counter: int) -> float:
-    """:func:`uniform_hash` of one pair with Python integers (the same number)."""
-    x = _splitmix64_int((key & _M64) ^ _splitmix64_int(counter & _M64))
-    return float(x >> 11) * (1.0 / 9007199254740992.0)
 
 
 def uniform_hash(key: np.ndarray, counter: np.ndarray) -> np.ndarray:
@@ -159,29 +145,35 @@ class RightsizingCore:
         self.recent_decay = 2.0 ** (-1.0 / RECENT_DECAY_HALF_LIFE)
         self.hist = DecayedQuantiles(n, 2 * H, HALF_LIVES + HALF_LIVES)   # rows 0..H-1 memory, H..2H-1 CPU
         self.recent = np.zeros((n, 2, RECENT_WINDOWS))      # ring buffers of observed memory, CPU
-        i64, f64 = np.int64, np.float64
-        z = lambda dt=f64: np.zeros(n, dtype=dt)  # noqa: E731
-        self.job, self.pos, self.t, self.length, self.start_row = z(i64), z(i64), z(i64), z(i64), z(i64)
+        # Per-slot scalars live in packed arrays (the compiled kernel takes few arguments); the
+        # named attributes are column views of them, so numpy code reads and writes them as before.
+        self.F = np.zeros((n, K.NF))
+        self.I = np.zeros((n, K.NI), dtype=np.int64)
+        F, I = self.F, self.I
+        self.job, self.pos, self.t = I[:, K.I_JOB], I[:, K.I_POS], I[:, K.I_T]
+        self.length, self.start_row = I[:, K.I_LENGTH], I[:, K.I_START_ROW]
+        self.down = I[:, K.I_DOWN]                 # windows left down
+        self.since_restart, self.since_change = I[:, K.I_SINCE_RESTART], I[:, K.I_SINCE_CHANGE]
+        self.under_since = I[:, K.I_UNDER_SINCE]   # window the limit last fell below the peak; -1: covered
+        self.tolerance, self.tasks = I[:, K.I_TOLERANCE], I[:, K.I_TASKS]
+        self.tasks[:] = 1
         self.key = np.zeros(n, dtype=np.uint64)
-        self.mem_limit, self.cpu_limit = z(), z()
-        self.mem_scale, self.cpu_scale = np.ones(n), np.ones(n)
-        self.down = z(i64)                 # windows left down
-        self.backlog_core_s = z()
-        self.since_restart = z(i64)
-        self.since_change = z(i64)
-        self.oom_recent, self.throttle_recent = z(), z()
-        self.serving, self.tolerance, self.tasks = np.zeros(n, dtype=bool), z(i64), np.ones(n, dtype=i64)
-        self.last_mem_obs, self.last_cpu_obs = z(), z()
+        self.mem_limit, self.cpu_limit = F[:, K.F_MEM_LIMIT], F[:, K.F_CPU_LIMIT]
+        self.mem_scale, self.cpu_scale = F[:, K.F_MEM_SCALE], F[:, K.F_CPU_SCALE]
+        self.mem_scale[:] = 1.0
+        self.cpu_scale[:] = 1.0
+        self.backlog_core_s = F[:, K.F_BACKLOG]
+        self.oom_recent, self.throttle_recent = F[:, K.F_OOM_RECENT], F[:, K.F_THROTTLE_RECENT]
+        self.last_mem_obs, self.last_cpu_obs = F[:, K.F_LAST_MEM], F[:, K.F_LAST_CPU]
+        self.serving = np.zeros(n, dtype=bool)
         D = max_days
-        self.day_mem_limit = np.zeros((n, D))
-        self.day_cpu_limit = np.zeros((n, D))
-        self.day_windows = np.zeros((n, D), dtype=i64)
-        self.day_ooms = np.zeros((n, D), dtype=i64)
-        self.day_changes = np.zeros((n, D), dtype=i64)
-        self.day_mem_request = np.zeros((n, D))
-        self.totals = {k: z() for k in ("ooms", "evictions", "throttled_core_s", "cpu_demand_core_s",
-                                        "slo_violation_minutes", "lost_work_core_s", "mem_saved_mib_windows",
-                                        "mem_changes", "cpu_changes")}
+        self.dayf = np.zeros((n, len(K.DAYF), D))
+        self.dayi = np.zeros((n, len(K.DAYI), D), dtype=np.int64)
+        # rows in the order of kernel.DAYF / kernel.DAYI
+        self.day_mem_limit, self.day_cpu_limit, self.day_mem_request = (self.dayf[:, r, :] for r in range(3))
+        self.day_windows, self.day_ooms, self.day_changes = (self.dayi[:, r, :] for r in range(3))
+        self.T = np.zeros((n, len(K.TOTALS)))
+        self.totals = {k: self.T[:, c] for c, k in enumerate(K.TOTALS)}
 
     # ---------------------------------------------------------------------------- episodes
 
@@ -197,17 +189,16 @@ class RightsizingCore:
         self.mem_scale[idx] = np.maximum(tb.memory_request_mib[pos], 1e-9)
         self.cpu_scale[idx] = np.maximum(tb.cpu_request_cores[pos], 1e-9)
         self.serving[idx], self.tolerance[idx], self.tasks[idx] = tb.serving[job], tb.tolerance[job], tb.tasks[job]
-        for a in (self.down, self.since_restart, self.since_change):
-            a[idx] = 0
-        for a in (self.backlog_core_s, self.oom_recent, self.throttle_recent, self.last_mem_obs, self.last_cpu_obs):
-            a[idx] = 0.0
+        for ia in (self.down, self.since_restart, self.since_change):
+            ia[idx] = 0
+        self.under_since[idx] = -1
+        for fa in (self.backlog_core_s, self.oom_recent, self.throttle_recent, self.last_mem_obs, self.last_cpu_obs):
+            fa[idx] = 0.0
         self.hist.clear(idx)
         self.recent[idx] = 0.0
-        for d in (self.day_mem_limit, self.day_cpu_limit, self.day_windows, self.day_ooms, self.day_changes,
-                  self.day_mem_request):
-            d[idx] = 0
-        for a in self.totals.values():
-            a[idx] = 0.0
+        self.dayf[idx] = 0.0
+        self.dayi[idx] = 0
+        self.T[idx] = 0.0
 
     # ------------------------------------------------------------------------------- window
 
@@ -286,6 +277,13 @@ class RightsizingCore:
         tot["mem_saved_mib_windows"][s] += (mem_request - mem_limit) * tasks
         tot["mem_changes"][s] += mem_changed
         tot["cpu_changes"][s] += cpu_changed
+        # reaction time: from the first window whose peak exceeds the limit to the first that covers it
+        under = peak > mem_limit
+        us = self.under_since[s]
+        covered = ~under & (us >= 0)
+        tot["reaction_windows"][s] += np.where(covered, t - us, 0)
+        tot["reaction_events"][s] += covered
+        self.under_since[s] = np.where(under, np.where(us < 0, t, us), -1)
         self.pos[s] = pos + 1
         self.t[s] = t + 1
         mem_slack = np.where(running & (mem_limit > peak), (mem_limit - peak) / np.maximum(mem_limit, 1e-12), 0.0)
@@ -305,102 +303,6 @@ class RightsizingCore:
             "memory_slack_machine_hours": np.maximum(mem_limit - peak, 0.0) * tasks / cfg.machine_memory_mib * hours,
             "cpu_slack_machine_hours": np.maximum(cpu_limit - demand, 0.0) * tasks / cfg.machine_cores * hours,
             # not reward components, the window's physical state
-            "_peak": peak, "_demand": demand, "_served": served, "_running": running, "_pos": pos,
-        }
-
-    def window_one(self, mem_limit: float, cpu_limit: float) -> dict:
-        """:meth:`window` for slot 0 of a one-slot core with Python floats: the same arithmetic,
-        operation for operation (so the single env equals the batched twin), without numpy's
-        per-call overhead on one-element arrays."""
-        cfg, tb = self.cfg, self.table
-        pos, t = int(self.pos[0]), int(self.t[0])
-        old_mem, old_cpu = float(self.mem_limit[0]), float(self.cpu_limit[0])
-        mem_changed = mem_limit != old_mem
-        cpu_changed = cpu_limit != old_cpu
-        increased = (mem_limit > old_mem) or (cpu_limit > old_cpu)
-        down = int(self.down[0])
-        tasks = float(self.tasks[0])
-        serving = bool(self.serving[0])
-        evicted = False
-        if cfg.eviction_probability > 0:
-            u = uniform_hash_one(int(self.key[0]), t)
-            evicted = increased and down == 0 and u < cfg.eviction_probability
-        if evicted:
-            down = max(cfg.restart_windows, 0)
-        running = down == 0
-        down_now = not running
-        peak = float(tb.memory_peak_mib[pos])
-        oom = running and peak > mem_limit
-        mem_obs = min(peak, mem_limit) if running else 0.0
-        demand = float(tb.cpu_demand_cores[pos])
-        backlog = float(self.backlog_core_s[0])
-        need = demand + backlog / WINDOW_S
-        served = min(need, cpu_limit) if running else 0.0
-        throttled_cores = max(demand - served, 0.0)
-        throttled_core_s = throttled_cores * WINDOW_S
-        queue = (not serving) and cfg.throttle_backlog
-        new_backlog = (need - served) * WINDOW_S if queue else 0.0
-        killed = oom or evicted
-        lost = (min(int(self.since_restart[0]), cfg.lost_work_windows) * demand * WINDOW_S
-                if (killed and not serving) else 0.0)
-        new_backlog = new_backlog + (lost if queue else 0.0)
-        throttled_frac = throttled_cores / demand if demand > 0 else 0.0
-        slo = WINDOW_S / 60.0 if (serving and (down_now or oom or throttled_frac > cfg.slo_throttle_fraction)) else 0.0
-        self.backlog_core_s[0] = new_backlog
-        nd = down - 1 if down_now else 0
-        if oom:
-            nd = cfg.restart_windows
-        self.down[0] = nd
-        self.since_restart[0] = 0 if killed else (self.since_restart[0] + 1 if running else 0)
-        changed = mem_changed or cpu_changed
-        self.since_change[0] = 0 if changed else self.since_change[0] + 1
-        self.mem_limit[0], self.cpu_limit[0] = mem_limit, cpu_limit
-        rd = self.recent_decay
-        self.oom_recent[0] = float(self.oom_recent[0]) * rd + oom
-        self.throttle_recent[0] = float(self.throttle_recent[0]) * rd + (throttled_frac > cfg.slo_throttle_fraction)
-        self.last_mem_obs[0], self.last_cpu_obs[0] = mem_obs, served
-        H = len(HALF_LIVES)
-        km, kc = _bucket(np.asarray([mem_obs / float(self.mem_scale[0]), served / float(self.cpu_scale[0])])).tolist()
-        self.hist.add_one(0, [km] * H + [kc] * H, running)
-        slot = t % RECENT_WINDOWS
-        self.recent[0, 0, slot] = mem_obs
-        self.recent[0, 1, slot] = served
-        day = min(t // WINDOWS_PER_DAY, self.max_days - 1)
-        self.day_mem_limit[0, day] += mem_limit
-        self.day_cpu_limit[0, day] += cpu_limit
-        self.day_windows[0, day] += 1
-        self.day_ooms[0, day] += oom * int(self.tasks[0])
-        self.day_changes[0, day] += changed
-        mem_request = float(tb.memory_request_mib[pos])
-        self.day_mem_request[0, day] += mem_request
-        tot = self.totals
-        tot["ooms"][0] += oom * tasks
-        tot["evictions"][0] += evicted * tasks
-        tot["throttled_core_s"][0] += throttled_core_s * tasks
-        tot["cpu_demand_core_s"][0] += demand * WINDOW_S * tasks
-        tot["slo_violation_minutes"][0] += slo
-        tot["lost_work_core_s"][0] += lost * tasks
-        tot["mem_saved_mib_windows"][0] += (mem_request - mem_limit) * tasks
-        tot["mem_changes"][0] += mem_changed
-        tot["cpu_changes"][0] += cpu_changed
-        self.pos[0] = pos + 1
-        self.t[0] = t + 1
-        mem_slack = (mem_limit - peak) / max(mem_limit, 1e-12) if (running and mem_limit > peak) else 0.0
-        cpu_slack = (cpu_limit - demand) / max(cpu_limit, 1e-12) if (running and cpu_limit > demand) else 0.0
-        hours = WINDOW_S / 3600.0
-        return {
-            "memory_slack_fraction": mem_slack,
-            "memory_overrun": float(oom),
-            "oom_kills": oom * tasks,
-            "memory_limit_change": float(mem_changed),
-            "cpu_slack_fraction": cpu_slack,
-            "throttled_fraction": throttled_frac,
-            "cpu_limit_change": float(cpu_changed),
-            "slo_violation_minutes": slo,
-            "evictions": evicted * tasks,
-            "lost_work_core_s": lost * tasks,
-            "memory_slack_machine_hours": max(mem_limit - peak, 0.0) * tasks / cfg.machine_memory_mib * hours,
-            "cpu_slack_machine_hours": max(cpu_limit - demand, 0.0) * tasks / cfg.machine_cores * hours,
             "_peak": peak, "_demand": demand, "_served": served, "_running": running, "_pos": pos,
         }
 
@@ -445,7 +347,6 @@ class DecayedQuantiles:
     def __init__(self, n: int, m: int, half_lives):
         self.n, self.m = n, m
         self.g = np.exp2(1.0 / np.asarray(half_lives, dtype=np.float64))[None, :]
-        self._g_list = self.g[0].tolist()
         self.q = np.asarray(QUANTILES)[None, None, :]
         Q = len(QUANTILES)
         self.w = np.zeros((n, m, BUCKETS))
@@ -544,81 +445,6 @@ class DecayedQuantiles:
                 present = W.reshape(-1, BUCKETS)[bt[f] // BUCKETS] >= thresh[f][:, None]
                 top[f] = np.where(present.any(axis=1), BUCKETS - 1 - np.argmax(present[:, ::-1], axis=1), 0)
         self.top[rows] = top.reshape(len(rows), m)
-
-    def add_one(self, r: int, k: list, on: bool):
-        """:meth:`add` for one slot with Python scalars (the same arithmetic entry by entry)."""
-        m, B = self.m, BUCKETS
-        W = self.w.reshape(-1)
-        g = self._g_list
-        qs = QUANTILES
-        nq = len(qs)
-        scales = self.scale[r].tolist()
-        totals = self.total[r].tolist()
-        kqs = self.kq[r].tolist()
-        belows = self.below[r].tolist()
-        tops = self.top[r].tolist()
-        steps = self.STEPS
-        for j in range(m):
-            base = (r * m + j) * B
-            scale = scales[j] * g[j]
-            if scale > self.RENORM:
-                f = 1.0 / self.RENORM
-                self.w[r, j] *= f
-                totals[j] *= f
-                belows[j] = [b * f for b in belows[j]]
-                scale *= f
-            scales[j] = scale
-            add = scale if on else 0.0
-            kj = k[j]
-            W[base + kj] += add
-            total = totals[j] + add
-            totals[j] = total
-            kq_j, below_j = kqs[j], belows[j]
-            for qi in range(nq):
-                kq = kq_j[qi]
-                below = below_j[qi] + (add if kj < kq else 0.0)
-                target = qs[qi] * total
-                moved_every_time = True
-                for _ in range(steps):
-                    wk = W[base + kq]
-                    if below + wk < target and kq < B - 1:
-                        below = below + wk
-                        kq += 1
-                    elif kq > 0 and below >= target:
-                        kq -= 1
-                        below = below - W[base + kq]
-                    else:
-                        moved_every_time = False
-                        break
-                if moved_every_time:
-                    wk = W[base + kq]
-                    if (below + wk < target and kq < B - 1) or (kq > 0 and below >= target):
-                        hist = self.w[r, j]
-                        cum = np.cumsum(hist)
-                        kq = min(int((cum < target).sum()), B - 1)
-                        below = cum[kq] - hist[kq]
-                kq_j[qi] = kq
-                below_j[qi] = float(below)
-            top = tops[j]
-            if on and kj > top:
-                top = kj
-            thresh = 0.01 * scale
-            moved_every_time = True
-            for _ in range(steps):
-                if top > 0 and W[base + top] < thresh:
-                    top -= 1
-                else:
-                    moved_every_time = False
-                    break
-            if moved_every_time and top > 0 and W[base + top] < thresh:
-                present = self.w[r, j] >= thresh
-                top = int(B - 1 - np.argmax(present[::-1])) if present.any() else 0
-            tops[j] = top
-        self.scale[r] = scales
-        self.total[r] = totals
-        self.kq[r] = kqs
-        self.below[r] = belows
-        self.top[r] = tops
 
     def stats(self, s) -> np.ndarray:
         return np.concatenate([self.kq[s], self.top[s][:, :, None]], axis=2)

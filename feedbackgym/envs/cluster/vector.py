@@ -107,7 +107,7 @@ class ClusterRightsizingVectorEnv(VectorEnv):
             d = draw_episode(self.setup, self._rngs[i], None, int(self._next_job[i]))
             self._next_job[i] = d[0] + 1
             draws.append(d)
-        out = self.engine.start(idx, draws)
+        self.engine.start(idx, draws)
         n = self.num_envs
         mask = _mask(idx, n)
         names = np.full(n, None, dtype=object)
@@ -116,7 +116,7 @@ class ClusterRightsizingVectorEnv(VectorEnv):
             names[i], start[i], windows[i] = self.setup.table.names[d[0]], d[1], d[2]
         info = {"job_name": names, "_job_name": mask, "start_window": start, "_start_window": mask,
                 "episode_windows": windows, "_episode_windows": mask}
-        info.update(self._info(idx, out))
+        info.update(self._info(idx, self.engine.window_arrays(idx)))
         return info
 
     # -------------------------------------------------------------------------------- step
@@ -166,8 +166,7 @@ class ClusterRightsizingVectorEnv(VectorEnv):
     def _step_envs(self, a: np.ndarray, idx):
         eng, n = self.engine, self.num_envs
         sel = slice(None) if idx is None else idx
-        mem, cpu, mem_t = eng.limits_from_actions(sel, a)
-        reward, term, trunc, out = eng.step(idx, mem, cpu, mem_t)
+        reward, term, trunc, out = eng.step(idx, a)
         comps = {k: out[k] for k in REWARD_COMPONENTS}
         if reward is None:
             reward = np.asarray(self.setup.reward_fn(comps), dtype=np.float64)
