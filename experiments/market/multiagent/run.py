@@ -25,7 +25,11 @@ taking turns (``train_independent``), each trained against the other held fixed.
   agents' menu (``RuleMaker``): what the agent-maker mechanics alone change;
 * ``learned_makers+learned_regulator`` -- 7 rule makers + the 3 learned makers + the learned regulator;
 * ``learned_makers+stop_logic`` -- the learned makers under Stop Logic (every 5 s, the learners' step);
-* ``rule_makers+learned_regulator`` -- 10 rule makers under the learned regulator.
+* ``rule_makers+learned_regulator`` -- 10 rule makers under the learned regulator;
+* ``rule_agents+stop_logic_5s`` / ``rule_agents+learned_regulator`` -- controls at the learners' 5-s
+  step: the 3 agent slots on the rule maker, under Stop Logic or the learned regulator.
+
+``report`` compares arms by seed (``PAIRS``: each isolates one change).
 
 ``rllib`` trains the same view with RLlib's PPO through ``ParallelPettingZooEnv`` (one module per
 role) and scores it on the held-out seeds like the other arms (``--evaluate N``).
@@ -71,10 +75,28 @@ ARMS: dict[str, tuple[dict, dict]] = {
     "learned_makers+stop_logic": (dict(TRAIN_KWARGS), {"regulator": "stop_logic", "maker": "model"}),
     "rule_makers+learned_regulator": ({"scenario": "flash_crash", "agent_makers": 0, "decision_s": 5},
                                       {"regulator": "model"}),
+    # controls at the learners' 5-s step: the same slots and cadence with the rule maker instead
+    "rule_agents+stop_logic_5s": (dict(TRAIN_KWARGS), {"regulator": "stop_logic", "maker": "rule"}),
+    "rule_agents+learned_regulator": (dict(TRAIN_KWARGS), {"regulator": "model", "maker": "rule"}),
 }
+#: paired comparisons (arm, reference, what the difference measures), drawdown by seed
+PAIRS = (
+    ("learned_makers+learned_regulator", "rule_makers+stop_logic",
+     "both learners vs the published market (rule makers, Stop Logic every second)"),
+    ("learned_makers+stop_logic", "rule_agents+stop_logic_5s", "learning makers instead of rule makers (Stop Logic)"),
+    ("learned_makers+learned_regulator", "rule_agents+learned_regulator",
+     "learning makers instead of rule makers (learned regulator)"),
+    ("rule_agents+learned_regulator", "rule_agents+stop_logic_5s", "learned regulator instead of Stop Logic (5 s)"),
+    ("rule_makers+learned_regulator", "rule_makers+stop_logic", "learned regulator (5 s) vs Stop Logic (1 s), "
+     "10 rule makers"),
+    ("rule_agents+stop_logic", "rule_makers+stop_logic", "agent slots on the rule-maker menu vs the kernel's rule "
+     "makers (mechanics)"),
+    ("rule_makers+none", "rule_makers+stop_logic", "no breaker vs Stop Logic"),
+)
 COLUMNS = ("max_drawdown_pct", "min_depth_frac", "depth_trough_frac", "spread_stress_ticks", "halted_s", "n_halts",
            "retrace_50_s", "mean_dislocation_pct", "composite_loss", "intermediaries_max_abs_net_inventory",
-           "agent_makers_max_abs_net_inventory", "agent_makers_pnl", "agent_makers_volume")
+           "agent_makers_max_abs_net_inventory", "agent_makers_pnl", "agent_makers_volume",
+           "agent_makers_two_sided_frac", "agent_makers_time_at_cap_frac")
 
 
 def _save_png(fig, path: Path, dpi: int = 110) -> None:
@@ -152,6 +174,8 @@ def _summarise(metrics: dict, env) -> dict:
            for key, v in metrics.items()}
     rec["agent_makers_pnl"] = sum(metrics.get(f"maker_{i}_pnl", 0.0) for i in range(k)) if k else math.nan
     rec["agent_makers_volume"] = sum(metrics.get(f"maker_{i}_volume", 0) for i in range(k)) if k else math.nan
+    for key in ("two_sided_frac", "time_at_cap_frac"):
+        rec[f"agent_makers_{key}"] = float(np.mean([metrics[f"maker_{i}_{key}"] for i in range(k)])) if k else math.nan
     if not k:
         rec["agent_makers_max_abs_net_inventory"] = math.nan
     return rec
@@ -207,35 +231,35 @@ def _stats(records, key):
 def _table(runs: dict) -> None:
     summary = {name: {key: dict(zip(("mean", "sem"), _stats(r["episodes"], key))) for key in COLUMNS}
                for name, r in runs.items()}
-    base = "rule_makers+stop_logic"
     paired = {}
-    if base in runs:
-        for name, r in runs.items():
-            if name == base:
-                continue
-            d = [a["max_drawdown_pct"] - b["max_drawdown_pct"] for a, b in zip(r["episodes"], runs[base]["episodes"])]
-            paired[name] = {"drawdown_diff_mean": float(np.mean(d)), "seeds_worse": sum(x > 0 for x in d),
-                            "seeds": len(d)}
+    for arm, ref, what in PAIRS:
+        if arm in runs and ref in runs:
+            d = [a["max_drawdown_pct"] - b["max_drawdown_pct"] for a, b in zip(runs[arm]["episodes"],
+                                                                                runs[ref]["episodes"])]
+            paired[f"{arm} - {ref}"] = {"what": what, "drawdown_diff_mean": float(np.mean(d)),
+                                        "drawdown_diff_sem": float(np.std(d, ddof=1) / math.sqrt(len(d))),
+                                        "seeds_deeper": sum(x > 0 for x in d), "seeds": len(d)}
     n = len(next(iter(runs.values()))["episodes"])
-    _write_json(RESULTS / "summary.json", {"arms": summary, "paired_vs_" + base: paired, "seeds": n,
+    _write_json(RESULTS / "summary.json", {"arms": summary, "paired_drawdown": paired, "seeds": n,
                                            "first_seed": TEST_SEED})
     lines = ["# Multi-agent flash crash: learning makers and regulator vs rules", "",
              f"`flash_crash` (9,000-contract POV seller), held-out seeds {TEST_SEED}..{TEST_SEED + n - 1}; "
              "mean ± standard error over seeds. Written by `experiments/market/multiagent/run.py report`.", ""]
-    head = ["arm"] + list(COLUMNS)
+    head = ["metric"] + list(runs)   # one column per arm, one row per metric
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
-    for name in runs:
-        cells = [name]
-        for key in COLUMNS:
+    for key in COLUMNS:
+        cells = [key]
+        for name in runs:
             m, s = summary[name][key]["mean"], summary[name][key]["sem"]
             cells.append("n/a" if not math.isfinite(m) else f"{m:.3g} ± {s:.2g}")
         lines.append("| " + " | ".join(cells) + " |")
     if paired:
-        lines += ["", f"Drawdown paired by seed against `{base}` (positive: a deeper crash):", "",
-                  "| arm | mean difference, % points | seeds deeper |", "|---|---|---|"]
+        lines += ["", "Max drawdown, paired by seed (positive: the first arm's crash is deeper):", "",
+                  "| comparison | what it isolates | mean difference, % points | seeds deeper |", "|---|---|---|---|"]
         for name, d in paired.items():
-            lines.append(f"| {name} | {d['drawdown_diff_mean']:+.3f} | {d['seeds_worse']} / {d['seeds']} |")
+            lines.append(f"| {name} | {d['what']} | {d['drawdown_diff_mean']:+.2f} ± {d['drawdown_diff_sem']:.2f} "
+                         f"| {d['seeds_deeper']} / {d['seeds']} |")
     atomic_write(RESULTS / "table.md", "\n".join(lines) + "\n")
 
 
@@ -306,7 +330,8 @@ def rllib(timesteps: int, seed: int, evaluate_seeds: int, runners: int) -> None:
                                 log=lambda m: print(m, flush=True))
     wall = time.time() - t0
     out = {"command": " ".join([".venv-ray/bin/python experiments/market/multiagent/run.py"] + sys.argv[1:]),
-           "env_kwargs": TRAIN_KWARGS, "timesteps": timesteps, "wall_s": round(wall, 1), "episodes": []}
+           "env_kwargs": TRAIN_KWARGS, "timesteps": timesteps, "wall_s": round(wall, 1), "episodes": [],
+           "env_steps_sampled": int(results[-1].get("env_runners", {}).get("num_env_steps_sampled_lifetime", 0))}
     if evaluate_seeds:
         env = parallel_env(**TRAIN_KWARGS)
         pol = {"regulator": RLlibPolicy(algo, "regulator"), "maker": RLlibPolicy(algo, "maker")}
@@ -316,7 +341,7 @@ def rllib(timesteps: int, seed: int, evaluate_seeds: int, runners: int) -> None:
     algo.stop()
     RESULTS.mkdir(parents=True, exist_ok=True)
     _write_json(RESULTS / "rllib.json", out)
-    print(f"rllib: {timesteps} steps in {wall:.0f} s -> {RESULTS / 'rllib.json'}")
+    print(f"rllib: {out['env_steps_sampled']} env steps in {wall:.0f} s -> {RESULTS / 'rllib.json'}")
 
 
 def main(argv=None) -> int:
