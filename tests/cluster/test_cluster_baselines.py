@@ -107,3 +107,13 @@ def test_discrete_variants_answer_menu_actions(tmp_path):
         pol.reset(env, obs, info)
         a = pol.act(obs, info)
         assert isinstance(a, int) and 0 <= a < 40
+
+
+def test_autopilot_window_update_interval(tmp_path):
+    """update_every_h=1: limits change only on the first window of each hour of the job's age."""
+    mem = np.r_[np.full(30, 1000.0), np.linspace(1000.0, 3000.0, 60), np.full(30, 3000.0)]
+    limits, _ = play(vm(tmp_path, mem), AutopilotWindow(update_every_h=1.0))
+    changed = np.flatnonzero(np.diff(limits[:, 0]) != 0) + 2      # job age (windows) of each change
+    assert len(changed) > 2 and np.all(changed % 12 == 1)
+    every, _ = play(vm(tmp_path, mem, name="vm2"), AutopilotWindow())
+    assert np.sum(np.diff(every[:, 0]) != 0) > len(changed)

@@ -95,6 +95,10 @@ BASELINES = {
     "headroom": (f"{_BASE}:Headroom", {}, "a rule in the env's Discrete(40) menu: memory target max(48 h p98 x "
                                           "1.5, last hour's peak x 1.35), 2x the peak after an OOM; CPU 1.5x the "
                                           "last hour's demand; what the agents are cloned from"),
+    "headroom_safe": (f"{_BASE}:Headroom", {"long_choice": 9, "recent_choice": 6, "hold_after_oom_h": 24.0},
+                      "headroom's most conservative variant on the train grid (experiments/cluster/"
+                      "headroom_grid.py): max(48 h p98 x 1.5, last hour's peak x 2), a day of holding after an "
+                      "OOM; the expert of the ppo_safe agent"),
     "autopilot_window_replay": (f"{_BASE}:AutopilotWindow", {"replay_usage": True},
                                 "autopilot_window fed the true (untruncated) window peaks, as an offline replay "
                                 "would (reads the trace; calibration only)"),

@@ -101,8 +101,10 @@ def _bucket(ratio, first, log_growth, n_buckets):
 
 
 @njit(cache=True, error_model="numpy")
-def _hist_add(i, j, kj, on, g, w, scale, total, kq, below, top, qs, renorm, steps):  # noqa: C901 (one compiled loop: the reference's branches, kept in its order)
-    """DecayedQuantiles.add for histogram j of slot i (see its docstring)."""
+def _hist_add(i, j, kj, on, g, w, scale, total, kq, below, top, qs, renorm, steps, cum):  # noqa: C901 (one compiled loop: the reference's branches, kept in its order)
+    """DecayedQuantiles.add for histogram j of slot i (see its docstring). ``cum``: scratch for
+    the running sums of the histogram, computed at most once per call (the weights do not change
+    while the quantiles move, so every quantile that needs an exact recompute shares them)."""
     B = w.shape[2]
     sc = scale[i, j] * g
     if sc > renorm:
@@ -118,6 +120,7 @@ def _hist_add(i, j, kj, on, g, w, scale, total, kq, below, top, qs, renorm, step
     w[i, j, kj] += add
     tot = total[i, j] + add
     total[i, j] = tot
+    have_cum = False
     for qi in range(kq.shape[2]):
         k = kq[i, j, qi]
         bl = below[i, j, qi] + (add if kj < k else 0.0)
@@ -137,17 +140,18 @@ def _hist_add(i, j, kj, on, g, w, scale, total, kq, below, top, qs, renorm, step
         if moved_every_time:
             wk = w[i, j, k]
             if (bl + wk < target and k < B - 1) or (k > 0 and bl >= target):
-                cum = 0.0
+                if not have_cum:     # numpy's cumsum: sequential running sums
+                    c = 0.0
+                    for b in range(B):
+                        c = c + w[i, j, b]
+                        cum[b] = c
+                    have_cum = True
                 cnt = 0
-                cum_at = 0.0
                 for b in range(B):
-                    cum = cum + w[i, j, b]
-                    if cum < target:
+                    if cum[b] < target:
                         cnt += 1
                 k = min(cnt, B - 1)
-                for b in range(k + 1):
-                    cum_at = cum_at + w[i, j, b]
-                bl = cum_at - w[i, j, k]
+                bl = cum[k] - w[i, j, k]
         kq[i, j, qi] = k
         below[i, j, qi] = bl
     tp = top[i, j]
@@ -197,6 +201,7 @@ def step_slots(slots, actions, mem_in, cpu_in,  # noqa: C901 (one compiled loop 
     mem_lo, mem_hi, cpu_lo, cpu_hi = params[P_MEM_LO], params[P_MEM_HI], params[P_CPU_LO], params[P_CPU_HI]
     rd, max_days = params[P_RECENT_DECAY], int(params[P_MAX_DAYS])
     hours = window_s / 3600.0
+    cum = np.empty(B)
     for ii in range(len(slots)):
         i = slots[ii]
         # ---------------------------------------------------------------- the menu (targets)
@@ -286,7 +291,7 @@ def step_slots(slots, actions, mem_in, cpu_in,  # noqa: C901 (one compiled loop 
         kc = _bucket(served / F[i, F_CPU_SCALE], first, log_growth, B)
         for j in range(2 * H):
             _hist_add(i, j, km if j < H else kc, running, params[P_G0 + j], w, scale, total, kq, below, top,
-                      qs, renorm, steps)
+                      qs, renorm, steps, cum)
         slot = t % R
         recent[i, 0, slot] = mem_obs
         recent[i, 1, slot] = served

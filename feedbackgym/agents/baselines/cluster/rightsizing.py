@@ -248,7 +248,9 @@ class AutopilotWindow(RightsizingPolicy):
     minimal -> the peak, intermediate -> max(p60, 0.5 x peak). CPU: a 12 h half-life histogram
     of (demand-estimated) usage; serving -> p95, batch -> the weighted average. Both x
     (1 + margin), then the maximum of the recommendations over the last hour. A new limit is
-    applied when it differs from the current one by more than ``min_change``.
+    applied when it differs from the current one by more than ``min_change``, and (with
+    ``update_every_h`` > 0) only every ``update_every_h`` hours — how an offline replay that sets
+    limits a few times a day behaves (the calibration's gap study; 0 = every window).
     ``replay_usage=True`` feeds the histogram the true window peak from ``env.unwrapped`` instead
     of what was measured (which an OOM kill truncates at the limit): an offline replay's view,
     for calibration only.
@@ -256,9 +258,11 @@ class AutopilotWindow(RightsizingPolicy):
 
     def __init__(self, discrete: bool = False, memory_margin: float = 0.15, cpu_margin: float = 0.15,
                  memory_half_life_h: float = 48.0, cpu_half_life_h: float = 12.0, max_window_h: float = 1.0,
-                 min_change: float = 0.0, percentile_low: float = 0.98, replay_usage: bool = False):
+                 min_change: float = 0.0, percentile_low: float = 0.98, replay_usage: bool = False,
+                 update_every_h: float = 0.0):
         super().__init__(discrete)
         self.replay_usage = replay_usage
+        self.update_every = max(0, int(round(update_every_h * 12)))
         self.mm, self.cm = memory_margin, cpu_margin
         self.mhl, self.chl = memory_half_life_h * 12, cpu_half_life_h * 12
         self.window = max(1, int(round(max_window_h * 12)))
@@ -293,9 +297,11 @@ class AutopilotWindow(RightsizingPolicy):
             self.recs.pop(0)
 
     def limits(self, info):
+        cur_m, cur_c = float(info["memory_limit_mib"]), float(info["cpu_limit_cores"])
+        if self.update_every > 1 and int(info["job_age_windows"]) % self.update_every != 1:
+            return cur_m, cur_c
         mem = max(r[0] for r in self.recs)
         cpu = max(r[1] for r in self.recs)
-        cur_m, cur_c = float(info["memory_limit_mib"]), float(info["cpu_limit_cores"])
         if abs(mem - cur_m) <= self.min_change * cur_m:
             mem = cur_m
         if abs(cpu - cur_c) <= self.min_change * cur_c:
