@@ -13,7 +13,7 @@ pytest.importorskip("pettingzoo")
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test  # noqa: E402
 
 from feedbackgym.envs.market.multiagent import (  # noqa: E402
-    DUMP_ACTION, EXECUTOR_RATES, MAKER_ACTION_NAMES, MAKER_ACTIONS, PULL_ACTION, FlashCrashMultiAgentEnv, RuleMaker,
+    DUMP_ACTION, EXEC_ACTION_NAMES, MAKER_ACTION_NAMES, MAKER_ACTIONS, PULL_ACTION, FlashCrashMultiAgentEnv, RuleMaker,
     maker_action, parallel_env, raw_env)
 
 SHORT = {"market": {"length_s": 240, "seller_start_s": 60}, "stress_s": 120}
@@ -59,7 +59,7 @@ def test_agents_spaces_and_counts():
     assert env.possible_agents == ["regulator", "maker_0", "maker_1", "maker_2", "executor_0", "executor_1"]
     assert env.action_space("regulator") == gym.spaces.Discrete(5)
     assert env.action_space("maker_1") == gym.spaces.Discrete(len(MAKER_ACTIONS))
-    assert env.action_space("executor_0") == gym.spaces.Discrete(len(EXECUTOR_RATES))
+    assert env.action_space("executor_0") == gym.spaces.Discrete(len(EXEC_ACTION_NAMES)) == gym.spaces.Discrete(14)
     obs, infos = env.reset(seed=1)
     for a in env.possible_agents:
         assert env.observation_space(a).contains(obs[a]), a
@@ -77,6 +77,7 @@ def test_agents_spaces_and_counts():
     ({"maker_reward": {"pnl": 1.0}}, "unknown component"),
     ({"maker_reward": "maker_greedy"}, "maker_quadratic"),
     ({"executor_reward": {"shortfall_bps": float("nan")}}, "finite"),
+    ({"executor_reward": "exec_greedy"}, "exec_balanced"),
     ({"regulator_rule": "always"}, "regulator_rule"),
     ({"bogus": 1}, "bogus"),
 ])
@@ -190,18 +191,28 @@ def test_dump_sells_towards_flat_a_second_after_the_pull():
 
 
 def test_executor_sells_and_is_penalised_once_for_the_rest():
-    kw = {**SHORT, "regulator": False, "executors": 2, "agent_makers": 0, "executor_size": 400,
+    kw = {**SHORT, "regulator": False, "executors": 3, "agent_makers": 0, "executor_size": 400,
           "executor_deadline_s": 120}
     env = parallel_env(**kw)
     env.reset(seed=0)
-    unfinished = {"executor_0": [], "executor_1": []}
+    pov25, idle, twap = EXEC_ACTION_NAMES.index("pov_25pct"), EXEC_ACTION_NAMES.index("pace_x0"), \
+        EXEC_ACTION_NAMES.index("pace_x1")
+    unfilled = {a: [] for a in env.possible_agents}
+    sold_after_deadline = 0.0
     while env.agents:
-        _, _, _, _, infos = env.step({"executor_0": len(EXECUTOR_RATES) - 1, "executor_1": 0})
-        for a in unfinished:
-            unfinished[a].append(infos[a]["reward_components"]["unfinished_frac"])
+        _, rew, _, _, infos = env.step({"executor_0": pov25, "executor_1": idle, "executor_2": twap})
+        for a in unfilled:
+            c = infos[a]["reward_components"]
+            unfilled[a].append(c["unfilled_frac"])
+            assert rew[a] == pytest.approx(-0.01 * c["shortfall_bps"] - 10 * c["unfilled_frac"]
+                                           - 0.5 * c["drawdown_pct"])   # exec_balanced
+        if infos["executor_2"]["time_s"] > 60 + 120:
+            sold_after_deadline += infos["executor_2"]["reward_components"]["shortfall_bps"] != 0
     m = infos["executor_0"]["episode_metrics"]
     assert m["executor_0_sold"] > 0 and m["executor_1_sold"] == 0
-    assert sum(x > 0 for x in unfinished["executor_1"]) == 1 and max(unfinished["executor_1"]) == 1.0
+    assert m["executor_2_sold"] >= 0.95 * 400, "pace x1 (the catch-up rate) finishes by the deadline"
+    assert sold_after_deadline == 0
+    assert sum(x > 0 for x in unfilled["executor_1"]) == 1 and max(unfilled["executor_1"]) == 1.0
     assert m["executor_0_shortfall_bps"] == pytest.approx(infos["executor_0"]["shortfall_bps"])
 
 

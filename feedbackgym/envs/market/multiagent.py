@@ -38,7 +38,8 @@ from .observe import OBS_BOUND, feature_names
 from .sim import ACTION_NAMES, CONTINUE, MarketSim, scenario_params
 
 __all__ = ["MultiAgentMarketConfig", "FlashCrashMultiAgentEnv", "parallel_env", "raw_env",
-           "MAKER_ACTIONS", "EXECUTOR_RATES", "MAKER_COMPONENTS", "EXECUTOR_COMPONENTS",
+           "MAKER_ACTIONS", "EXEC_MULTIPLES", "EXEC_RATES", "EXEC_ACTION_NAMES", "MAKER_COMPONENTS",
+           "EXECUTOR_COMPONENTS",
            "MAKER_FEATURES", "EXECUTOR_FEATURES", "RuleMaker", "RuleExecutor"]
 
 #: the maker's quoting menu, as FlashCrashMarketMaker-v0's: half-spread h and skew s in ticks; the
@@ -51,8 +52,12 @@ MAKER_ACTIONS: tuple[tuple[int, int, int], ...] = tuple(
     [(h, sk, QUOTE) for h in HALF_TICKS for sk in SKEW_TICKS] + [(0, 0, PULL), (0, 0, DUMP)])
 MAKER_ACTION_NAMES = tuple([f"half{h}_skew{sk:+d}" for h, sk, _ in MAKER_ACTIONS[:-2]] + ["pull", "dump"])
 PULL_ACTION, DUMP_ACTION = len(MAKER_ACTIONS) - 2, len(MAKER_ACTIONS) - 1
-#: executor action menu: participation rate (share of the trailing minute's volume per second)
-EXECUTOR_RATES = (0.0, 0.03, 0.06, 0.09, 0.15, 0.25)
+#: the executor's schedule menu, as FlashCrashExecution-v0's: multiples of the catch-up rate (what
+#: is left / time left to the deadline), then participation rates of the trailing minute's volume
+EXEC_MULTIPLES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+EXEC_RATES = (0.03, 0.06, 0.09, 0.12, 0.18, 0.25)
+EXEC_ACTION_NAMES = tuple([f"pace_x{m:g}" for m in EXEC_MULTIPLES] + [f"pov_{int(round(r * 100))}pct"
+                                                                     for r in EXEC_RATES])
 
 #: the maker's reward components (FlashCrashMarketMaker-v0's names and meanings), per second, summed
 #: over the step
@@ -65,10 +70,16 @@ MAKER_REWARD_PRESETS = {
     "maker_pnl": dict(_PNL),
     "maker_stable": {**_PNL, "inventory_sq": -0.5, "at_cap_s": -0.5, "two_sided_s": 0.1},
 }
-EXECUTOR_COMPONENTS = ("shortfall_bps", "unfinished_frac", "dislocation_pct")
+EXECUTOR_COMPONENTS = ("shortfall_bps", "unfilled_frac", "drawdown_pct")
+#: reward presets of the executor (as FlashCrashExecution-v0's): an unsold fraction costs 1,000 bps
+EXECUTOR_REWARD_PRESETS = {
+    "exec_balanced": {"shortfall_bps": -0.01, "unfilled_frac": -10.0, "drawdown_pct": -0.5},
+    "exec_shortfall": {"shortfall_bps": -0.01, "unfilled_frac": -10.0},
+    "exec_stable": {"shortfall_bps": -0.01, "unfilled_frac": -10.0, "drawdown_pct": -2.0},
+}
 MAKER_FEATURES = ("inventory", "at_cap", "bought", "sold", "bid_resting", "ask_resting")
-EXECUTOR_FEATURES = ("remaining_frac", "active", "time_left_frac", "shortfall_so_far", "started")
-EXECUTOR_REWARD_DEFAULT = {"shortfall_bps": -0.01, "unfinished_frac": -100.0, "dislocation_pct": 0.0}
+EXECUTOR_FEATURES = ("remaining", "time_left", "schedule_pressure", "executed_last", "shortfall_so_far",
+                     "drawdown_so_far", "started")
 _TRAILING_S = 60   # the executor's participation rate refers to this trailing window of volume
 _AT_CAP = 0.9      # "at the cap": abs(inventory) >= 90 % of it
 
@@ -132,8 +143,9 @@ class MultiAgentMarketConfig(MarketConfig):
                                   number(-1, 10**7, integer=True))
     executor_deadline_s: int = param(1800, "seconds from the start by which the parent order should be done",
                                      number(1, 10**7, integer=True))
-    executor_reward: Any = param(dict(EXECUTOR_REWARD_DEFAULT), "weights over the executor reward components "
-                                 f"{list(EXECUTOR_COMPONENTS)}", _weights(EXECUTOR_COMPONENTS))
+    executor_reward: Any = param("exec_balanced", "the executors' reward: a preset (exec_balanced, exec_shortfall, "
+                                 f"exec_stable) or weights over {list(EXECUTOR_COMPONENTS)}",
+                                 _weights(EXECUTOR_COMPONENTS, EXECUTOR_REWARD_PRESETS))
 
     def __post_init__(self):
         super().__post_init__()   # validates every field, these included
@@ -229,9 +241,11 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
       ``replace_makers`` (default) they take the place of ``k`` of the scenario's rule makers,
       so the market keeps its number of intermediaries. Menu, reward components and presets are
       ``feedbackgym/FlashCrashMarketMaker-v0``'s.
-    * ``executor_0`` .. — each sells its own parent order of ``executor_size`` contracts from
-      ``executor_start_s`` on, choosing a participation rate of the trailing minute's volume
-      (market orders; void during halts). The scenario's POV seller keeps selling too.
+    * ``executor_0`` .. — each sells its own parent order of ``executor_size`` contracts between
+      ``executor_start_s`` and the deadline ``executor_deadline_s`` later, choosing its pace
+      (``FlashCrashExecution-v0``'s menu and reward; market orders each second, void during
+      halts; nothing is sold after the deadline). Unlike that env, where the agent *is* the
+      scenario's seller, here the scenario's POV seller keeps selling too.
 
     All agents see the same public market (the regulator env's exchange-visible features:
     prices, spread, depth, returns, volume and imbalance over 5 s .. 10 min, halt and band state)
@@ -249,7 +263,9 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
     |            |                  | h + s ticks below the mid, ask h - s above (each >= 1 tick);   |
     |            |                  | 20 pull; 21 dump (quotes pulled; one second later a market     |
     |            |                  | order of up to ``maker_dump_size`` towards flat)               |
-    | executor_i | ``Discrete(6)``  | participation 0, 3, 6, 9, 15, 25 % of the trailing 60 s volume |
+    | executor_i | ``Discrete(14)`` | 0-7 pace: 0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3 x the catch-up rate   |
+    |            |                  | (remaining / seconds to the deadline); 8-13 participation 3,   |
+    |            |                  | 6, 9, 12, 18, 25 % of the trailing 60 s volume (``EXEC_ACTION_NAMES``) |
 
     The maker's menu is ``FlashCrashMarketMaker-v0``'s (``MAKER_ACTION_NAMES``;
     :func:`maker_action` maps a half-spread and skew to it). A dump's market order waits one
@@ -270,8 +286,9 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
     | regulator  | none (n = n_market) |
     | maker_i    | inventory / cap; at_cap (abs(inventory) >= 90 % of the cap); bought, sold last |
     |            | step / (decision_s x quote size); bid resting, ask resting (0/1) (n_market + 6) |
-    | executor_i | remaining / size; active (started, not done); time left / deadline; shortfall |
-    |            | so far (bps / 100); started (0/1) (n = n_market + 5)                          |
+    | executor_i | remaining / size; time left / horizon; schedule pressure (remaining fraction / |
+    |            | time-left fraction, at most 10); sold last step / (catch-up rate x decision_s); |
+    |            | shortfall so far (bps / 100); drawdown so far (% / 5); started (n_market + 7)   |
 
     ## Rewards
 
@@ -285,11 +302,13 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
       ``at_cap_s`` (abs(inventory) >= 90 % of the cap), ``two_sided_s`` (both quotes resting).
       Presets as that env's: ``maker_quadratic`` (default: PnL - 0.5 inventory_sq - 0.5
       at_cap_s), ``maker_cara``, ``maker_pnl``, ``maker_stable``; or a weights dict.
-    * executor_i: ``executor_reward`` weights over ``shortfall_bps`` (implementation shortfall of
-      this step's fills against the mid at the executor's start, bps of the parent notional),
-      ``unfinished_frac`` (at the deadline: the unsold fraction, once) and ``dislocation_pct``
-      (the market's dislocation: a stability term, weight 0 by default); default
-      ``-0.01 shortfall_bps - 100 unfinished_frac``.
+    * executor_i: ``executor_reward`` over ``FlashCrashExecution-v0``'s components:
+      ``shortfall_bps`` (implementation shortfall of this step's fills against the mid at the
+      executor's start, bps of the parent order's arrival value), ``unfilled_frac`` (at the
+      deadline: the unsold fraction, once), ``drawdown_pct`` (rise of the market's drawdown from
+      the arrival mid during the step: the crash the sale causes is a cost). Presets as that
+      env's: ``exec_balanced`` (default: -0.01 shortfall_bps - 10 unfilled_frac - 0.5
+      drawdown_pct), ``exec_shortfall``, ``exec_stable``; or a weights dict.
 
     ## Starting State
 
@@ -350,7 +369,7 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
                 self.feature_names[a] = list(self.market_features) + list(MAKER_FEATURES)
             else:
                 self.observation_spaces[a] = box(len(EXECUTOR_FEATURES))
-                self.action_spaces[a] = gym.spaces.Discrete(len(EXECUTOR_RATES))
+                self.action_spaces[a] = gym.spaces.Discrete(len(EXEC_ACTION_NAMES))
                 self.feature_names[a] = list(self.market_features) + list(EXECUTOR_FEATURES)
         self._np_random: np.random.Generator | None = None
 
@@ -434,8 +453,12 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
         self._exec_carry = np.zeros(m)
         self._exec_done_s = np.full(m, math.nan)
         self._exec_penalised: set[int] = set()
+        self._exec_drawdown = 0.0        # the market's drawdown from the executors' arrival mid, %
+        self._exec_drawdown_step = 0.0
+        self._exec_last = np.zeros(m)    # contracts sold last step
         self._prev = (np.zeros(k + m), np.zeros(k + m), ep.sim.mid)   # inventory, cash, mid after the last second
         self._last_bought, self._last_sold = np.zeros(k), np.zeros(k)
+        self._exec_sold_last = np.zeros(m)
         self._steps = 0
         self._reward_sums = dict.fromkeys(self.possible_agents, 0.0)
         obs = self._observations()
@@ -483,11 +506,16 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
             comp = {key: float(self._maker_step[key][i]) for key in MAKER_COMPONENTS}
             rewards[a] = float(sum(w * comp[key] for key, w in weights.items()))
             infos[a] = self._agent_info(a, comp)
+        ex_weights: dict[str, float] = (EXECUTOR_REWARD_PRESETS[cfg.executor_reward]
+                                        if isinstance(cfg.executor_reward, str) else cfg.executor_reward)
         for j in range(cfg.executors):
             a = f"executor_{j}"
             comp = self._executor_components(j, c)
-            rewards[a] = float(sum(cfg.executor_reward.get(key, 0.0) * v for key, v in comp.items()))
+            rewards[a] = float(sum(w * comp[key] for key, w in ex_weights.items()))
             infos[a] = self._agent_info(a, comp)
+        self._exec_drawdown_step = 0.0
+        self._exec_sold_last = self._exec_last.copy()
+        self._exec_last[:] = 0.0
         for a, r in rewards.items():
             self._reward_sums[a] += r
         obs = self._observations()
@@ -545,13 +573,19 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
     def _sell(self, j: int, t: int) -> None:
         cfg = self.config
         remaining = cfg.executor_size - self._exec_sold[j]
-        if t < self._exec_start or remaining <= 0 or self.episode.sim.halted:
+        deadline = self._exec_start + cfg.executor_deadline_s
+        if t < self._exec_start or t >= deadline or remaining <= 0 or self.episode.sim.halted:
             return
-        obs = self.episode.observer
-        ring, now = obs.ring, obs.t
-        w = min(_TRAILING_S, now)
-        vol = (obs.cum_v[now % ring] - obs.cum_v[(now - w) % ring]) / w if w > 0 else 0.0
-        self._exec_carry[j] += EXECUTOR_RATES[self._exec_action[j]] * vol
+        a = int(self._exec_action[j])
+        if a < len(EXEC_MULTIPLES):   # pace: a multiple of the catch-up rate
+            rate = EXEC_MULTIPLES[a] * remaining / max(deadline - t, 1)
+        else:                         # participation of the trailing minute's volume
+            obs = self.episode.observer
+            ring, now = obs.ring, obs.t
+            w = min(_TRAILING_S, now)
+            vol = (obs.cum_v[now % ring] - obs.cum_v[(now - w) % ring]) / w if w > 0 else 0.0
+            rate = EXEC_RATES[a - len(EXEC_MULTIPLES)] * vol
+        self._exec_carry[j] += rate
         q = int(min(self._exec_carry[j], remaining))
         if q > 0:
             self._exec_carry[j] -= q
@@ -581,6 +615,14 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
             sold = float(inv_prev[slot] - inv[slot])
             if sold > 0:
                 self._account_sale(j, sold, float(cash[slot] - cash_prev[slot]))
+                self._exec_last[j] += sold
+        if cfg.executors and sim.t_s > self._exec_start:
+            if math.isnan(self._exec_arrival):
+                self._exec_arrival = self._arrival_mid()
+            dd = max(0.0, (1.0 - mid / self._exec_arrival) * 100.0) if self._exec_arrival > 0 else 0.0
+            if dd > self._exec_drawdown:
+                self._exec_drawdown_step += dd - self._exec_drawdown
+                self._exec_drawdown = dd
         self._prev = (inv, cash, mid)
 
     def _account_sale(self, j: int, sold: float, proceeds: float) -> None:
@@ -608,12 +650,12 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
         shortfall = float(self._exec_shortfall_step[j])
         self._exec_shortfall_step[j] = 0.0
         self._exec_shortfall[j] += shortfall
-        unfinished = 0.0
+        unfilled = 0.0
         if t >= min(self._exec_start + cfg.executor_deadline_s, self.episode.params.length_s) \
                 and j not in self._exec_penalised:
             self._exec_penalised.add(j)
-            unfinished = max(0.0, 1.0 - self._exec_sold[j] / cfg.executor_size)
-        return {"shortfall_bps": shortfall, "unfinished_frac": unfinished, "dislocation_pct": c["dislocation_pct"]}
+            unfilled = max(0.0, 1.0 - self._exec_sold[j] / cfg.executor_size)
+        return {"shortfall_bps": shortfall, "unfilled_frac": unfilled, "drawdown_pct": self._exec_drawdown_step}
 
     # ---------------------------------------------------------------- observations and info
     def _observations(self) -> dict:
@@ -636,9 +678,11 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
                 t = self.episode.sim.t_s
                 started = float(t >= self._exec_start)
                 remaining = 1.0 - self._exec_sold[j] / cfg.executor_size
-                left = (self._exec_start + cfg.executor_deadline_s - t) / cfg.executor_deadline_s
-                extra = [remaining, started * float(remaining > 0), min(max(left, -1.0), 1.0) if started else 1.0,
-                         self._exec_shortfall[j] / 100.0, started]
+                left = min(max((self._exec_start + cfg.executor_deadline_s - t) / cfg.executor_deadline_s, 0.0), 1.0)
+                pressure = min(remaining / left, 10.0) if left > 0 else (10.0 if remaining > 0 else 0.0)
+                catch_up = max(remaining * cfg.executor_size / max(left * cfg.executor_deadline_s, 1.0), 1e-9)
+                extra = [remaining, left, pressure, self._exec_sold_last[j] / (catch_up * cfg.decision_s),
+                         self._exec_shortfall[j] / 100.0, self._exec_drawdown / 5.0, started]
                 out[a] = self._stack(market, extra)
         return out
 
@@ -764,12 +808,18 @@ class RuleMaker:
 
 
 class RuleExecutor:
-    """A fixed participation rate (default 9 %: the POV seller of 6 May 2010)."""
+    """A fixed schedule: participation ``rate`` (default 9 %: the POV seller of 6 May 2010), or
+    ``pace`` x the catch-up rate (1: TWAP-like, finishing on the deadline)."""
 
-    def __init__(self, rate: float = 0.09):
-        if rate not in EXECUTOR_RATES:
-            raise ValueError(f"rate: expected one of {list(EXECUTOR_RATES)}, got {rate!r}")
-        self.action = EXECUTOR_RATES.index(rate)
+    def __init__(self, rate: float | None = 0.09, pace: float | None = None):
+        if pace is not None:
+            if pace not in EXEC_MULTIPLES:
+                raise ValueError(f"pace: expected one of {list(EXEC_MULTIPLES)}, got {pace!r}")
+            self.action = EXEC_MULTIPLES.index(pace)
+        else:
+            if rate not in EXEC_RATES:
+                raise ValueError(f"rate: expected one of {list(EXEC_RATES)}, got {rate!r}")
+            self.action = len(EXEC_MULTIPLES) + EXEC_RATES.index(rate)
 
     def act(self, obs, info) -> int:
         return self.action
