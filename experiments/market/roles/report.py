@@ -6,7 +6,7 @@ per-episode CSV by scenario into ``OUT/summary.md`` / ``OUT/summary.json`` with 
 issue 9, and plots one held-out flash-crash episode per policy from ``feedbackgym evaluate
 --trajectory`` (maker: inventory and mid; execution: contracts left and mid).
 
-    .venv/bin/python experiments/market/roles/report.py --seed 1000 --episodes 20 --out results/market/roles
+    .venv/bin/python experiments/market/roles/report.py --seed 1000 --episodes 40 --out results/market/roles
 """
 
 from __future__ import annotations
@@ -109,9 +109,11 @@ def plot(role: str, trajs: dict[str, pd.DataFrame], path: Path) -> None:
         axes[1].plot(x, t["mid"], label=pol, lw=1)
     axes[0].set_ylabel("agent inventory, contracts" if role == "maker" else "contracts left to sell")
     axes[1].set_ylabel("mid price")
-    axes[1].set_xlabel("minutes since the market opened (flash-crash scenario)")
+    axes[1].set_xlabel("minutes since the episode start (flash_crash: the seller starts at "
+                       + ("15" if role == "maker" else "5") + " min)")
     axes[0].legend(fontsize=8, ncol=3)
-    axes[0].set_title(f"{ROLES[role]['env']}: one held-out flash-crash episode per policy")
+    axes[0].set_title(f"{ROLES[role]['env']}: held-out flash-crash episode (same seed) per policy\n"
+                      "the agent's orders change the random path, so each policy meets its own market")
     fig.tight_layout()
     atomic_save(path, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)
