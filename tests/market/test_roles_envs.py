@@ -86,8 +86,14 @@ def test_avellaneda_stoikov_skews_against_inventory_and_widens_with_volatility()
 
 def test_stressed_maker_rule_pulls_and_dumps():
     p = StressedMakerRule()
-    p.reset(None, None, {})
-    info = {"inventory": 0.0, "inventory_cap": 50.0, "move_10s_ticks": 40.0}
+    env = gym.make(MAKER, episode_s=100)
+    _, reset_info = env.reset(seed=0)
+    p.reset(env, None, reset_info)
+    assert p._p["pull_move_ticks"] == env.unwrapped.episode.params.maker_pull_move_ticks
+    p7 = StressedMakerRule(pull_move_ticks=7.0)
+    p7.reset(env, None, reset_info)
+    assert p7._p["pull_move_ticks"] == 7.0
+    info = {"inventory": 0.0, "inventory_cap": 50.0, "move_10s_ticks": p._p["pull_move_ticks"] + 1.0}
     assert MAKER_ACTIONS[p.act(None, info)][2] == 1
     assert MAKER_ACTIONS[p.act(None, {**info, "inventory": 45.0})][2] == 2
 

@@ -79,23 +79,34 @@ class StressedMakerRule(_Policy):
     """The simulator's rule maker (``populations.ev_maker``) on the agent's menu: half-spread
     ``half_ticks + widen x`` the 10-s move (ticks), skew ``(inventory / cap) (half + 1)`` against
     the inventory, pull when the 10-s move reaches ``pull_move_ticks``, dump beyond ``dump_frac``
-    of the cap. Defaults are the ``flash_crash`` scenario's rule makers."""
+    of the cap. Parameters left ``None`` are the episode's own rule makers' (the scenario's
+    ``maker_half_spread_ticks``, ``maker_stress_widen``, ``maker_pull_move_ticks``,
+    ``maker_dump_frac``, read from the reset info)."""
 
-    def __init__(self, half_ticks: float = 1.0, widen: float = 0.3, pull_move_ticks: float = 30.0,
-                 dump_frac: float = 0.7):
+    def __init__(self, half_ticks: float | None = None, widen: float | None = None,
+                 pull_move_ticks: float | None = None, dump_frac: float | None = None):
         self.half_ticks = half_ticks
         self.widen = widen
         self.pull_move_ticks = pull_move_ticks
         self.dump_frac = dump_frac
 
+    def reset(self, env, obs, info) -> None:
+        super().reset(env, obs, info)
+        given = {"half_ticks": self.half_ticks, "widen": self.widen, "pull_move_ticks": self.pull_move_ticks,
+                 "dump_frac": self.dump_frac}
+        keys = {"half_ticks": "rule_half_spread_ticks", "widen": "rule_stress_widen",
+                "pull_move_ticks": "rule_pull_move_ticks", "dump_frac": "rule_dump_frac"}
+        self._p = {k: (v if v is not None else float(info[keys[k]])) for k, v in given.items()}
+
     def act(self, obs, info) -> int:
+        p = self._p
         inv, cap = info["inventory"], info["inventory_cap"]
-        if abs(inv) > self.dump_frac * cap:
+        if abs(inv) > p["dump_frac"] * cap:
             return maker_action(0, 0, dump=True)
         stress = info["move_10s_ticks"]
-        if stress >= self.pull_move_ticks:
+        if stress >= p["pull_move_ticks"]:
             return maker_action(0, 0, pull=True)
-        half = self.half_ticks + self.widen * stress
+        half = p["half_ticks"] + p["widen"] * stress
         return maker_action(half, inv / cap * (half + 1.0))
 
 
@@ -142,7 +153,7 @@ class VWAP(_Policy):
 #: experiments/market/roles/fit_impact.py (results/market/roles/impact_fit.json; a test checks
 #: they match): temporary impact eta (currency per contract/s), permanent impact (currency per
 #: contract), volatility sigma (currency per sqrt(s)).
-AC_FIT = {"eta": 0.1529492486200925, "gamma": 0.00670426629892343, "sigma": 0.8167676383158187}
+AC_FIT = {"eta": 0.15802474189262428, "gamma": 0.001662394893290031, "sigma": 0.5180341446275525}
 
 
 class AlmgrenChriss(_Policy):
@@ -151,7 +162,7 @@ class AlmgrenChriss(_Policy):
     Each step re-plans from what is left: the next step's share of the remaining order,
     ``1 - sinh(kappa (T - t - dt)) / sinh(kappa (T - t))``, as a multiple of the catch-up pace
     ``dt / (T - t)``, nearest on the menu. ``lam`` is the risk aversion per currency (a choice,
-    not a fit: 1e-7 gives ``kappa T`` ~ 1.6 on the 40-minute horizon, a moderately front-loaded
+    not a fit: 1e-7 gives ``kappa T`` ~ 1 on the 40-minute horizon, a moderately front-loaded
     schedule); ``eta`` and ``sigma`` come from :data:`AC_FIT` (with linear impact the permanent
     part does not change the optimal schedule)."""
 

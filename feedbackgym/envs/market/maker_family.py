@@ -43,7 +43,7 @@ FAMILY = Family(
         "avellaneda_stoikov": (f"{_B}:AvellanedaStoikovMaker", {},
                                "Avellaneda-Stoikov closed form (reservation price, optimal spread)"),
         "stressed_maker": (f"{_B}:StressedMakerRule", {},
-                           "the simulator's rule maker: widen with the move, skew, pull, dump beyond 70 % of cap"),
+                           "the scenario's own rule makers: widen with the move, skew, pull, dump beyond 70 % of cap"),
     },
     reward_components=MAKER_COMPONENTS,
     reward_presets={

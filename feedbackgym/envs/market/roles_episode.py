@@ -96,7 +96,12 @@ class MakerEpisode:
         self.done = False
         info = self.info()
         info.update({"scenario": scenario, "episode_s": params.length_s, "decision_s": cfg.decision_s,
-                     "tick_size": self.tick, "shock_s": self.shock_s})
+                     "tick_size": self.tick, "shock_s": self.shock_s,
+                     # the scenario's rule makers (what the stressed_maker baseline imitates)
+                     "rule_half_spread_ticks": params.maker_half_spread_ticks,
+                     "rule_stress_widen": params.maker_stress_widen,
+                     "rule_pull_move_ticks": params.maker_pull_move_ticks,
+                     "rule_dump_frac": params.maker_dump_frac})
         return info
 
     # -------------------------------------------------------------------------- stepping
