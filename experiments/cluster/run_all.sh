@@ -44,9 +44,28 @@ for f in evaluations.csv pretrain.json command.txt best_model.json config.json; 
   cp runs/cluster_ppo_oom1000/$f results/cluster/runs/ppo_oom1000/
 done
 
-# 4. test split: every baseline and both agents; table, Pareto plot, per-job CDFs
+# 3c. a more conservative expert: the in-menu rule grid on train (selects `headroom_safe`), then
+#     PPO from its clone at the preset's OOM weight (-200), at -100, and for 1M steps
+$PY experiments/cluster/headroom_grid.py
+for v in safe safe_oom100 safe_long; do
+  $FG train ClusterRightsizing-v0 --algo ppo --seed 0 --hyperparams experiments/cluster/hyperparams_$v.yml \
+      --run-dir runs/cluster_ppo_$v --no-progress-bar
+  mkdir -p results/cluster/runs/ppo_$v
+  cp runs/cluster_ppo_$v/best_model.zip results/cluster/models/ppo_$v.zip
+  for f in evaluations.csv pretrain.json command.txt best_model.json config.json; do
+    cp runs/cluster_ppo_$v/$f results/cluster/runs/ppo_$v/
+  done
+done
+
+# 4. test split: every baseline and the agents; table, Pareto plot, per-job CDFs
 $PY experiments/cluster/evaluate_test.py
 $PY experiments/cluster/evaluate_test.py --policies results/cluster/models/ppo_seed1.zip,results/cluster/models/ppo_oom1000.zip
+$PY experiments/cluster/evaluate_test.py --policies results/cluster/models/ppo_safe.zip,results/cluster/models/ppo_safe_oom100.zip,results/cluster/models/ppo_safe_long.zip
 
-# 5. speed
-$FG bench ClusterRightsizing-v0 --num-envs 4096 --sync-envs 64 --steps 20000 --repeats 1 --out results/cluster/bench.md
+# 4b. the Autopilot-window calibration gap: one procedural knob at a time (30 VMs, whole month, simple model)
+$PY experiments/cluster/autopilot_window_gap.py
+
+# 5. speed (the numba kernel vs its numpy reference; the envs through `feedbackgym bench`)
+$PY experiments/cluster/bench_kernel.py
+$FG bench ClusterRightsizing-v0 --num-envs 4096 --sync-envs 64 --steps 20000 --repeats 3 --out results/cluster/bench.md
+$FG bench ClusterRightsizing-v0 --num-envs 1024 --steps 20000 --repeats 3 --only twin --out results/cluster/bench_n1024.md
