@@ -700,9 +700,15 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
         out: dict[str, Any] = {"time_s": float(self.episode.sim.t_s), "mid": mid}
         if agent.startswith("maker_"):
             i = int(agent[6:])
+            p = self.params
             out.update({"inventory": float(inv[i]), "cash": float(cash[i]), "pnl": float(cash[i] + inv[i] * mid),
                         "inventory_cap": float(self._cap), "halted": float(self.episode.sim.halted),
-                        "move_10s_ticks": self._move_ticks(10)})
+                        "move_10s_ticks": self._move_ticks(10),
+                        # the scenario's rule-maker parameters (what RuleMaker follows by default)
+                        "rule_half_spread_ticks": float(p.maker_half_spread_ticks),
+                        "rule_stress_widen": float(p.maker_stress_widen),
+                        "rule_pull_move_ticks": float(p.maker_pull_move_ticks),
+                        "rule_dump_frac": float(p.maker_dump_frac)})
         else:
             j = int(agent[9:])
             out.update({"sold": float(self._exec_sold[j]), "remaining": float(cfg.executor_size - self._exec_sold[j]),
@@ -784,26 +790,33 @@ class RuleMaker:
     """The simulator's stressed-maker rule on the maker menu (a baseline and the fixed opponent):
     half-spread ``half_ticks`` widened by ``widen`` x the 10-s move, quotes skewed against the
     inventory by (inventory / cap) x (half + 1) ticks, all quotes pulled after a move of
-    ``pull_move_ticks`` within 10 s, a dump beyond ``dump_frac`` of the cap (the hot potato). The
-    parameters default to the ``flash_crash`` scenario's rule makers'. Reads the maker's ``info``."""
+    ``pull_move_ticks`` within 10 s, a dump beyond ``dump_frac`` of the cap (the hot potato).
+    Parameters left ``None`` follow the scenario's rule makers (the maker's ``info`` carries them).
+    Reads the maker's ``info``."""
 
-    def __init__(self, half_ticks: float = 1.0, widen: float = 0.3, pull_move_ticks: float = 30.0,
-                 dump_frac: float = 0.7):
+    def __init__(self, half_ticks: float | None = None, widen: float | None = None,
+                 pull_move_ticks: float | None = None, dump_frac: float | None = None):
         self.half_ticks = half_ticks
         self.widen = widen
         self.pull_move_ticks = pull_move_ticks
         self.dump_frac = dump_frac
 
+    @staticmethod
+    def _param(own, info, key, default):
+        return own if own is not None else float(info.get(key, default))
+
     def act(self, obs, info) -> int:
-        if not info or "inventory" not in info:
-            return maker_action(self.half_ticks, 0.0)
+        info = info or {}
+        half0 = self._param(self.half_ticks, info, "rule_half_spread_ticks", 1.0)
+        if "inventory" not in info:
+            return maker_action(half0, 0.0)
         inv, cap = info["inventory"], max(info.get("inventory_cap", 1.0), 1.0)
-        if abs(inv) > self.dump_frac * cap:
+        if abs(inv) > self._param(self.dump_frac, info, "rule_dump_frac", 0.7) * cap:
             return DUMP_ACTION
         move = abs(info.get("move_10s_ticks", 0.0))
-        if move >= self.pull_move_ticks:
+        if move >= self._param(self.pull_move_ticks, info, "rule_pull_move_ticks", 30.0):
             return PULL_ACTION
-        half = self.half_ticks + self.widen * move
+        half = half0 + self._param(self.widen, info, "rule_stress_widen", 0.3) * move
         return maker_action(half, inv / cap * (half + 1.0))
 
 
