@@ -135,6 +135,9 @@ def signature(out: dict, params) -> dict:
 
 
 CHECKS = (
+    # the seller starts after calm minutes (issue 8): a market that crashed on its own before the
+    # seller started is not the 6 May signature, whatever the later checks say
+    ("calm before the seller (15-min range < 1%)", lambda s: s["pre_range_pct"] < 1.0),
     ("drawdown 4-8% within 15 min", lambda s: 4 <= s["drawdown_pct"] <= 8),
     ("last leg >= 1.5% within 30 s", lambda s: s["last_leg_30s_pct"] >= 1.5),
     ("depth at trough <= 5% of pre-shock", lambda s: s["depth_at_trough_frac"] <= 0.05),

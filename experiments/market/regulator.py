@@ -4,16 +4,20 @@ Stages (each reads what the previous wrote, so they can be rerun one by one):
 
     .venv/bin/python experiments/market/regulator.py train --algo ppo --name ppo3 --no-copy \
         --hyperparams experiments/market/regulator_ppo.yml                # -> runs/market_regulator_ppo3
+    .venv/bin/python experiments/market/regulator.py train --algo ppo --name ppo4 --no-copy \
+        --hyperparams experiments/market/regulator_ppo_sl.yml             # -> runs/market_regulator_ppo4
     .venv/bin/python experiments/market/regulator.py train --algo dqn --name dqn3 --no-copy \
         --hyperparams experiments/market/regulator_dqn.yml                # -> runs/market_regulator_dqn3
     .venv/bin/python experiments/market/regulator.py select --run runs/market_regulator_ppo3 --name ppo
+    .venv/bin/python experiments/market/regulator.py select --run runs/market_regulator_ppo4 --name ppo_sl
     .venv/bin/python experiments/market/regulator.py select --run runs/market_regulator_dqn3 --name dqn
     .venv/bin/python experiments/market/regulator.py evaluate             # every policy on the test grid
     .venv/bin/python experiments/market/regulator.py report               # table + plots
 
 ``train`` runs ``feedbackgym train`` with the packaged hyperparameters (the
 ``feedbackgym/FlashCrashRegulator-v0`` blocks of feedbackgym/agents/hyperparams/ppo.yml and dqn.yml)
-and copies the run's best model to results/market/models/. ``select`` plays every checkpoint of a
+or ``--hyperparams FILE`` (the recipes of experiments/market/regulator_*.yml) and copies the run's
+best model to results/market/models/ unless ``--no-copy``. ``select`` plays every checkpoint of a
 run on the validation seeds (from 20,000) of the test settings and copies the one with the lowest
 composite loss among those that never halt on a validation news day (if none: the fewest news-day
 halts) to results/market/models/regulator_<name>.zip. ``evaluate`` plays ``none``, every rule, the
