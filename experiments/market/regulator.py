@@ -2,13 +2,13 @@
 
 Stages (each reads what the previous wrote, so they can be rerun one by one):
 
-    .venv/bin/python experiments/market/regulator.py train --algo ppo --name ppo3 --no-copy \
-        --hyperparams experiments/market/regulator_ppo.yml                # -> runs/market_regulator_ppo3
+    .venv/bin/python experiments/market/regulator.py train --algo ppo --name ppo5 --no-copy \
+        --hyperparams experiments/market/regulator_ppo.yml                # -> runs/market_regulator_ppo5
     .venv/bin/python experiments/market/regulator.py train --algo ppo --name ppo4 --no-copy \
         --hyperparams experiments/market/regulator_ppo_sl.yml             # -> runs/market_regulator_ppo4
     .venv/bin/python experiments/market/regulator.py train --algo dqn --name dqn3 --no-copy \
         --hyperparams experiments/market/regulator_dqn.yml                # -> runs/market_regulator_dqn3
-    .venv/bin/python experiments/market/regulator.py select --run runs/market_regulator_ppo3 --name ppo
+    .venv/bin/python experiments/market/regulator.py select --run runs/market_regulator_ppo5 --name ppo
     .venv/bin/python experiments/market/regulator.py select --run runs/market_regulator_ppo4 --name ppo_sl
     .venv/bin/python experiments/market/regulator.py select --run runs/market_regulator_dqn3 --name dqn
     .venv/bin/python experiments/market/regulator.py evaluate             # every policy on the test grid
