@@ -97,6 +97,7 @@ FAMILY = Family(
                 entry_point="feedbackgym.envs.market.env:FlashCrashRegulatorEnv",
                 vector_entry_point="feedbackgym.envs.market.vector:FlashCrashRegulatorVectorEnv",
                 config_class="feedbackgym.envs.market.config:MarketConfig",
+                multi_agent="feedbackgym.envs.market.multiagent:parallel_env",
                 description="The exchange's circuit breaker in a limit-order-book market that can flash-crash "
                             "(continue / pause / halt / widen / tighten bands)"),
     ],
