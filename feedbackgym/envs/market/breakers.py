@@ -337,10 +337,11 @@ class LimitUpLimitDown(Breaker):
     rests *at* the band (``book._resting_price``), 5 % away from the market. In the thin
     ``flash_crash`` / ``mini_crash`` book a momentarily empty side then puts the best quote at
     the band, the traders re-quote around it and the market jumps 5-10 % within a second with no
-    seller at all (seeds 10000-10003: 15-minute pre-shock range 9-21 % with the bands, 0.4 %
-    without; a fixed 5 % band and no rule gives the same), which the reference and the bands then
-    follow: LULD looked like the cause of the crashes it should contain (7-9 five-minute pauses an
-    hour on every crash setting). Without the simulator's bands the rule watches its own bands and
+    seller at all (seeds 10000-10003 of the presets before ea13f05: 15-minute pre-shock range
+    9-21 % with the rule steering the bands, 11-15 % with a fixed 5 % band and no rule, 0.4 % with
+    no bands on the three seeds whose market did not crash on its own), which the reference and the
+    bands then follow: LULD looked like the cause of the crashes it should contain (7-9 five-minute
+    pauses an hour on every crash setting). Without the simulator's bands the rule watches its own bands and
     pauses after 15 s of limit state, as the plan's trading pause does.
     """
 
