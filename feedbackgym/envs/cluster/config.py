@@ -80,6 +80,16 @@ class RightsizingConfig:
     lower_deadband: float = param(0.2, "a 'set' action whose target is below the current limit by less than "
                                   "this fraction keeps the limit: limits follow rises at once and falls only when "
                                   "large (fewer changes)", number(0.0, 1.0))
+    action_mode: str = param("menu", "'menu': Discrete(40), 10 memory x 4 CPU choices (multiples of recent usage "
+                             "and of the 48 h p98); 'meta': Discrete(31), each action picks a recommender arm (arm 0 "
+                             "= VPA exactly; decayed-histogram p95/p98/max at 12 h/48 h half-lives x margins "
+                             "1.0-1.5) applied through a deadband and hold, and the observation gains each arm's "
+                             "target over the current limit (see feedbackgym.envs.cluster.meta)",
+                             one_of("menu", "meta"))
+    meta_raise_hold_h: float = param(1.0, "action_mode='meta', arms other than VPA: hours a limit holds before a "
+                                     "rise (a rise right after an OOM does not wait)", number(0.0, 1000.0))
+    meta_lower_hold_h: float = param(6.0, "action_mode='meta', arms other than VPA: hours a limit holds before a "
+                                     "fall (and before the CPU limit moves alone)", number(0.0, 1000.0))
     min_memory_limit_mib: float = param(16.0, "smallest memory limit the env applies, MiB", number(0.0, 1e7))
     min_cpu_limit_cores: float = param(0.01, "smallest CPU limit the env applies, cores", number(0.0, 1e4))
     # --- machines and reward ------------------------------------------------------------------

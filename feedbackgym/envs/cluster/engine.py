@@ -18,6 +18,7 @@ from ...reward import list_rewards, register_reward, resolve
 from ...reward.registry import RewardFn
 from . import kernel as K
 from .config import RightsizingConfig
+from .meta import N_ARMS
 from .sim import (_LOG2_EDGES, _LOG_GROWTH, BUCKET_FIRST, EDGE_VALUES, HALF_LIVES, LOG2_HIGH, LOG2_LOW, QUANTILES,
                   DecayedQuantiles, JobTable, RightsizingCore, build_table, log2_edges)
 from .workloads import WINDOW_S, WINDOWS_PER_DAY, load_workloads
@@ -131,9 +132,10 @@ def build(cfg: RightsizingConfig) -> Setup:
     max_len = int(table.lengths.max())
     if cfg.episode_days is not None:
         max_len = min(max_len, max(2, int(round(cfg.episode_days * WINDOWS_PER_DAY))))
+    meta = cfg.action_mode == "meta"
     return Setup(cfg, table, fn, weights, max_len, max(1, math.ceil(max_len / WINDOWS_PER_DAY)),
-                 spaces.Discrete(N_ACTIONS),
-                 spaces.Box(-OBS_BOUND, OBS_BOUND, (OBS_DIM,), dtype=np.float32))
+                 spaces.Discrete(N_ARMS if meta else N_ACTIONS),
+                 spaces.Box(-OBS_BOUND, OBS_BOUND, (OBS_DIM + (N_ARMS if meta else 0),), dtype=np.float32))
 
 
 # ------------------------------------------------------------------------------- episode draw
@@ -350,6 +352,18 @@ class Engine:
         slots = self._all_slots if idx is None else np.asarray(idx, dtype=np.int64)
         a = np.asarray(actions, dtype=np.int64)
         self._run(slots, a, self._one_mem, self._one_cpu, slice(None) if idx is None else None)
+        return self._finish(idx, slots)
+
+    def step_limits(self, idx, mem_limit: np.ndarray, cpu_limit: np.ndarray):
+        """:meth:`step` with the limits given (applied exactly, as limit actions; the meta action
+        mode), one per slot of ``idx`` (None: all)."""
+        slots = self._all_slots if idx is None else np.asarray(idx, dtype=np.int64)
+        a = np.full(len(slots), -1, dtype=np.int64)
+        self._run(slots, a, np.asarray(mem_limit, dtype=np.float64), np.asarray(cpu_limit, dtype=np.float64),
+                  slice(None) if idx is None else None)
+        return self._finish(idx, slots)
+
+    def _finish(self, idx, slots):
         s = slice(None) if idx is None else slots
         self.steps[s] += 1
         o = self.out[s]

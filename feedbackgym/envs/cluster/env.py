@@ -13,6 +13,7 @@ from ...config import override, to_dict
 from .config import RightsizingConfig
 from .engine import (CPU_RECENT_FACTORS, MEMORY_LONG_FACTORS, MEMORY_RECENT_FACTORS, N_ACTIONS, N_CPU, N_MEMORY,
                      OBS_FIELDS, REWARD_COMPONENTS, Engine, Setup, build, check_job_index, draw_episode)
+from .meta import N_ARMS, ArmBank, make_bank
 
 _SLOT0 = np.zeros(1, dtype=np.int64)
 
@@ -55,6 +56,14 @@ class ClusterRightsizingEnv(gym.Env):
     ``{"memory_limit_mib": x, "cpu_limit_cores": y}`` (either key may be omitted to hold), applied
     exactly (no deadband), with ``env.unwrapped.nearest_action(mem, cpu)`` giving the closest
     discrete action for behaviour cloning. Anything else raises ``ValueError``.
+
+    ``action_mode="meta"`` (opt-in) replaces the menu by ``Discrete(31)`` recommender arms
+    (:mod:`feedbackgym.envs.cluster.meta`): arm 0 is Kubernetes' VPA (recommender and updater,
+    exact defaults; always picking it reproduces the ``vpa`` baseline), arms 1-30 are p95 / p98 /
+    max of a 12 h or 48 h half-life histogram of window peaks x 1.0-1.5 (max over the last
+    hour, VPA's OOM bump), applied through a deadband and hold (``meta_raise_hold_h``,
+    ``meta_lower_hold_h``). The observation then gains 31 entries: log2 of each arm's target
+    over the current memory limit, clipped to [-6, 6].
 
     ## Observation Space
 
@@ -134,6 +143,16 @@ class ClusterRightsizingEnv(gym.Env):
         self.setup, self.config = setup, setup.config
         self.engine = Engine(setup, 1, single=True)
         self._weights = setup.weights
+        self.meta = setup.config.action_mode == "meta"
+        self.n_actions = N_ARMS if self.meta else N_ACTIONS
+        self.bank: ArmBank | None = None
+        self._last_info: dict = {}
+
+    def _observation(self) -> np.ndarray:
+        o = self.engine.obs[0].copy()
+        if self.bank is None:
+            return o
+        return np.concatenate([o, self.bank.obs(float(self.engine.core.mem_limit[0])).astype(np.float32)])
 
     @property
     def num_jobs(self) -> int:
@@ -174,7 +193,12 @@ class ClusterRightsizingEnv(gym.Env):
         self._done = False
         info = {"job_name": self.setup.table.names[d[0]], "start_window": d[1], "episode_windows": d[2]}
         info.update(self.engine.step_info_one(self.engine.out[0].tolist(), False))
-        return self.engine.obs[0].copy(), info
+        if self.meta:
+            bank = make_bank(self.config)
+            bank.reset(info)
+            self.bank = bank
+            self._last_info = info
+        return self._observation(), info
 
     # -------------------------------------------------------------------------------- step
 
@@ -189,11 +213,15 @@ class ClusterRightsizingEnv(gym.Env):
             try:
                 a = operator.index(action.item() if isinstance(action, np.ndarray) and action.ndim == 0 else action)
             except (TypeError, ValueError, AttributeError):
-                raise ValueError(f"action {action!r}: expected an integer in Discrete({N_ACTIONS}) or a mapping "
-                                 "{'memory_limit_mib': ..., 'cpu_limit_cores': ...}") from None
-            if not 0 <= a < N_ACTIONS:
-                raise ValueError(f"action {a} is outside Discrete({N_ACTIONS}) (0..{N_ACTIONS - 1})")
-            reward, term, trunc, row = eng.step_one(a)
+                raise ValueError(f"action {action!r}: expected an integer in Discrete({self.n_actions}) or a "
+                                 "mapping {'memory_limit_mib': ..., 'cpu_limit_cores': ...}") from None
+            if not 0 <= a < self.n_actions:
+                raise ValueError(f"action {a} is outside Discrete({self.n_actions}) (0..{self.n_actions - 1})")
+            if self.bank is not None:
+                mem, cpu = self.bank.limits(a, self._last_info)
+                reward, term, trunc, row = eng.step_one(-1, mem, cpu)
+            else:
+                reward, term, trunc, row = eng.step_one(a)
         comps = dict(zip(REWARD_COMPONENTS, row))
         if reward is None:
             r = self.setup.reward_fn(comps)
@@ -209,10 +237,13 @@ class ClusterRightsizingEnv(gym.Env):
         eng.reward_acc[0] += r
         info = eng.step_info_one(row, self.config.counterfactual_info)
         info["reward_components"] = comps
+        if self.bank is not None:
+            self.bank.observe(info)
+            self._last_info = info
         if term or trunc:
             self._done = True
             info["episode_metrics"] = eng.episode_metrics(0)
-        return eng.obs[0].copy(), r, term, trunc, info
+        return self._observation(), r, term, trunc, info
 
     def _limit_action(self, action: Mapping):
         unknown = sorted(set(action) - {"memory_limit_mib", "cpu_limit_cores"})

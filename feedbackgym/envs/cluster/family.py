@@ -104,6 +104,9 @@ BASELINES = {
                                 "would (reads the trace; calibration only)"),
     "autopilot_window_discrete": (f"{_BASE}:AutopilotWindow", {"discrete": True},
                                   "autopilot_window snapped to the nearest Discrete(40) action"),
+    "meta_vpa": ("feedbackgym.envs.cluster.meta:ArmRule", {"arm": "vpa"},
+                 "always the VPA arm of the meta action mode (action_mode='meta'; in the menu mode the same "
+                 "limits as limit actions): reproduces vpa"),
     "oracle": (f"{_BASE}:Oracle", {}, "hindsight: the next window's peak x 1.001 with at most 7 changes a day "
                                       "(reads the future; a lower bound on slack at zero OOMs)"),
 }

@@ -11,6 +11,7 @@ from gymnasium.vector.utils import batch_space
 from ...config import autoreset_mode_of, override, to_dict
 from .config import RightsizingConfig
 from .engine import N_ACTIONS, REWARD_COMPONENTS, Engine, Setup, build, draw_episode
+from .meta import N_ARMS, make_bank, slot_info
 from ..vector_utils import index_mask as _mask
 from ..vector_utils import split_reset_options
 from ..vector_utils import merge_info as _merge
@@ -64,6 +65,30 @@ class ClusterRightsizingVectorEnv(VectorEnv):
         self.setup, self.config = setup, setup.config
         self.engine = Engine(setup, self.num_envs)
         self._all = np.ones(self.num_envs, dtype=bool)
+        self.meta = setup.config.action_mode == "meta"
+        self.n_actions = N_ARMS if self.meta else N_ACTIONS
+        self._banks: list = [None] * self.num_envs
+        self._last: list = [None] * self.num_envs
+        self._meta_obs = np.zeros((self.num_envs, N_ARMS), dtype=np.float32)
+
+    def _observation(self) -> np.ndarray:
+        if not self.meta:
+            return self.engine.obs.copy()
+        return np.concatenate([self.engine.obs, self._meta_obs], axis=1)
+
+    def _meta_observe(self, idx, info: dict, first: bool) -> None:
+        """Feed each slot's bank the window that just ended (``first``: a new episode's bank)."""
+        lim = self.engine.core.mem_limit
+        for i in idx:
+            i = int(i)
+            si = slot_info(info, i)
+            if first:
+                self._banks[i] = make_bank(self.config)
+                self._banks[i].reset(si)
+            else:
+                self._banks[i].observe(si)
+            self._last[i] = si
+            self._meta_obs[i] = self._banks[i].obs(float(lim[i]))
 
     @property
     def autoreset_mode(self) -> AutoresetMode:
@@ -99,7 +124,7 @@ class ClusterRightsizingVectorEnv(VectorEnv):
         self._started = True
         info = self._reset_envs(chosen)
         self._needs_reset[chosen] = False
-        return self.engine.obs.copy(), info
+        return self._observation(), info
 
     def _reset_envs(self, idx: np.ndarray) -> dict:
         draws = []
@@ -117,6 +142,8 @@ class ClusterRightsizingVectorEnv(VectorEnv):
         info = {"job_name": names, "_job_name": mask, "start_window": start, "_start_window": mask,
                 "episode_windows": windows, "_episode_windows": mask}
         info.update(self._info(idx, self.engine.window_arrays(idx)))
+        if self.meta:
+            self._meta_observe(idx, info, True)
         return info
 
     # -------------------------------------------------------------------------------- step
@@ -126,10 +153,12 @@ class ClusterRightsizingVectorEnv(VectorEnv):
             raise RuntimeError("ClusterRightsizingVectorEnv.step() called before reset()")
         a = np.asarray(actions)
         if a.shape != (self.num_envs,) or not np.issubdtype(a.dtype, np.integer):
-            raise ValueError(f"actions: expected {self.num_envs} integers in Discrete({N_ACTIONS}), got {actions!r}")
-        if a.min() < 0 or a.max() >= N_ACTIONS:
-            bad = int(a[(a < 0) | (a >= N_ACTIONS)][0])
-            raise ValueError(f"action {bad} is outside Discrete({N_ACTIONS}) (0..{N_ACTIONS - 1})")
+            raise ValueError(f"actions: expected {self.num_envs} integers in Discrete({self.n_actions}), got "
+                             f"{actions!r}")
+        na = self.n_actions
+        if a.min() < 0 or a.max() >= na:
+            bad = int(a[(a < 0) | (a >= na)][0])
+            raise ValueError(f"action {bad} is outside Discrete({na}) (0..{na - 1})")
         n = self.num_envs
         mode = self.metadata["autoreset_mode"]
         if mode == AutoresetMode.DISABLED and self._needs_reset.any():
@@ -147,7 +176,7 @@ class ClusterRightsizingVectorEnv(VectorEnv):
             rewards[sel], terminated[sel], truncated[sel] = r, term, trunc
         if idx is not None:
             info = _merge(info, self._reset_envs(np.flatnonzero(resetting)))
-        obs = self.engine.obs.copy()
+        obs = self._observation()
         done = terminated | truncated
         if mode != AutoresetMode.SAME_STEP:
             self._needs_reset = done.copy()
@@ -160,13 +189,19 @@ class ClusterRightsizingVectorEnv(VectorEnv):
             info = self._reset_envs(d)
             info.update({"final_obs": final_obs, "_final_obs": done.copy(),
                          "final_info": final_info, "_final_info": done.copy()})
-            obs = self.engine.obs.copy()
+            obs = self._observation()
         return obs, rewards, terminated, truncated, info
 
     def _step_envs(self, a: np.ndarray, idx):
         eng, n = self.engine, self.num_envs
         sel = slice(None) if idx is None else idx
-        reward, term, trunc, out = eng.step(idx, a)
+        if self.meta:
+            slots = np.arange(n) if idx is None else np.asarray(idx)
+            lims = [self._banks[int(i)].limits(int(ai), self._last[int(i)]) for i, ai in zip(slots, a)]
+            reward, term, trunc, out = eng.step_limits(idx, np.asarray([m for m, _ in lims]),
+                                                       np.asarray([c for _, c in lims]))
+        else:
+            reward, term, trunc, out = eng.step(idx, a)
         comps = {k: out[k] for k in REWARD_COMPONENTS}
         if reward is None:
             reward = np.asarray(self.setup.reward_fn(comps), dtype=np.float64)
@@ -175,6 +210,8 @@ class ClusterRightsizingVectorEnv(VectorEnv):
                                  f"array components, got {reward!r}")
         eng.reward_acc[sel] += reward
         info = self._info(idx, out)
+        if self.meta:
+            self._meta_observe(np.arange(n) if idx is None else idx, info, False)
         m = self._all if idx is None else _mask(idx, n)
         info["reward_components"] = {k: _spread(v, idx, n) for k, v in comps.items()}
         info["reward_components"].update({"_" + k: m for k in comps})
