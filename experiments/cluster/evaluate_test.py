@@ -66,7 +66,10 @@ def main(argv=None):
         agg = dict(r.aggregate)
         agg["limit_changes_per_day_p50_pooled"] = pooled(r.episodes, 50)
         agg["limit_changes_per_day_p99_pooled"] = pooled(r.episodes, 99)
-        results[label(pol)] = {"policy": pol, "aggregate": agg, "episodes": r.episodes}
+        rec = {"policy": pol, "aggregate": agg, "episodes": r.episodes}
+        if json.loads(args.env_kwargs):
+            rec["env_kwargs"] = json.loads(args.env_kwargs)
+        results[label(pol)] = rec
         print(f"{label(pol):18s} slack {agg['memory_slack_mean']:.3f} oom/task-day {agg['oom_per_task_day']:.4f} "
               f"changes p99 {agg['limit_changes_per_day_p99_pooled']:.1f} [{time.time() - t:.0f} s]", flush=True)
         atomic_write(path, json.dumps(results, indent=1, allow_nan=True, default=float) + "\n")

@@ -57,10 +57,24 @@ for v in safe safe_oom100 safe_long; do
   done
 done
 
+# 3d. the meta action mode (action_mode=meta: each action picks a recommender arm, arm 0 = VPA):
+#     the fixed arms on train (selects meta_best), then PPO from its clone
+$PY experiments/cluster/meta_grid.py --days 7
+$FG train ClusterRightsizing-v0 --algo ppo --seed 0 --hyperparams experiments/cluster/hyperparams_meta.yml \
+    --run-dir runs/cluster_ppo_meta --no-progress-bar
+mkdir -p results/cluster/runs/ppo_meta
+cp runs/cluster_ppo_meta/best_model.zip results/cluster/models/ppo_meta.zip
+for f in evaluations.csv pretrain.json command.txt best_model.json config.json; do
+  cp runs/cluster_ppo_meta/$f results/cluster/runs/ppo_meta/
+done
+
 # 4. test split: every baseline and the agents; table, Pareto plot, per-job CDFs
 $PY experiments/cluster/evaluate_test.py
 $PY experiments/cluster/evaluate_test.py --policies results/cluster/models/ppo_seed1.zip,results/cluster/models/ppo_oom1000.zip
 $PY experiments/cluster/evaluate_test.py --policies results/cluster/models/ppo_safe.zip,results/cluster/models/ppo_safe_oom100.zip,results/cluster/models/ppo_safe_long.zip
+
+$PY experiments/cluster/evaluate_test.py --policies meta_vpa,meta_best,meta_safe,results/cluster/models/ppo_meta.zip \
+    --env-kwargs '{"action_mode": "meta"}'
 
 # 4b. the Autopilot-window calibration gap: one procedural knob at a time (30 VMs, whole month, simple model)
 $PY experiments/cluster/autopilot_window_gap.py

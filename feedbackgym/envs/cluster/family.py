@@ -107,6 +107,13 @@ BASELINES = {
     "meta_vpa": ("feedbackgym.envs.cluster.meta:ArmRule", {"arm": "vpa"},
                  "always the VPA arm of the meta action mode (action_mode='meta'; in the menu mode the same "
                  "limits as limit actions): reproduces vpa"),
+    "meta_best": ("feedbackgym.envs.cluster.meta:ArmRule", {"arm": "max_12h_x1.1"},
+                  "always the meta arm max_12h_x1.1 (decayed 12 h max x 1.1 through the deadband/hold): the least "
+                  "slack of the fixed arms at no more OOMs than VPA and p99 <= 7 changes on train "
+                  "(experiments/cluster/meta_grid.py); the expert of ppo_meta"),
+    "meta_safe": ("feedbackgym.envs.cluster.meta:ArmRule", {"arm": "max_12h_x1.35"},
+                  "always the meta arm max_12h_x1.35 (a wider margin than meta_best: train OOMs about a quarter "
+                  "of VPA's)"),
     "oracle": (f"{_BASE}:Oracle", {}, "hindsight: the next window's peak x 1.001 with at most 7 changes a day "
                                       "(reads the future; a lower bound on slack at zero OOMs)"),
 }
