@@ -26,7 +26,7 @@ from feedbackgym.files import atomic_save, atomic_write
 ROLES = {
     "maker": {
         "env": "FlashCrashMarketMaker-v0",
-        "baselines": ["fixed_spread", "avellaneda_stoikov", "stressed_maker"],
+        "baselines": ["fixed_spread", "avellaneda_stoikov", "avellaneda_stoikov_guarded", "stressed_maker"],
         "columns": ["sharpe", "pnl", "spread_pnl", "inventory_pnl", "time_at_cap_frac", "max_abs_inventory",
                     "mean_abs_inventory", "volume_share", "two_sided_frac_stress", "net_bought_stress",
                     "dumped_contracts"],
@@ -71,6 +71,21 @@ def table(df: pd.DataFrame, columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def paired(df: pd.DataFrame, name: str, ref: str) -> str:
+    """Policy minus ``ref`` on the same episodes (same label: scenario and seed): mean and standard
+    error of the per-episode differences of Sharpe and time at cap."""
+    keyed = df.assign(short=[short(p) for p in df["policy"]])
+    out = []
+    for col in ("sharpe", "time_at_cap_frac"):
+        piv = keyed.pivot_table(index="label", columns="short", values=col)
+        if name not in piv or ref not in piv:
+            return "paired difference n/a"
+        d = (piv[name] - piv[ref]).dropna()
+        se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
+        out.append(f"{col} {d.mean():+.4g} (SE {se:.2g}, n={len(d)})")
+    return "paired difference vs " + ref + ": " + ", ".join(out)
+
+
 def targets(role: str, df: pd.DataFrame) -> list[str]:
     means = df.groupby("policy", sort=False).mean(numeric_only=True)
     means.index = [short(p) for p in means.index]
@@ -82,7 +97,7 @@ def targets(role: str, df: pd.DataFrame) -> list[str]:
             ok = m["sharpe"] > ref["sharpe"] and m["time_at_cap_frac"] < ref["time_at_cap_frac"]
             out.append(f"{name}: Sharpe {m['sharpe']:.3f} vs Avellaneda-Stoikov {ref['sharpe']:.3f}; time at cap "
                        f"{m['time_at_cap_frac']:.4f} vs {ref['time_at_cap_frac']:.4f} -> "
-                       f"{'MET' if ok else 'NOT MET'}")
+                       f"{'MET' if ok else 'NOT MET'}; " + paired(df, name, "avellaneda_stoikov"))
         else:
             ref = means.loc["pov_9"]
             ok = (m["shortfall_total_bps"] < ref["shortfall_total_bps"]

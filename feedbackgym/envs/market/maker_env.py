@@ -66,7 +66,8 @@ class FlashCrashMarketMakerEnv(RoleEnv):
     mark-to-market PnL. Presets (``feedbackgym.reward.list_rewards("market_maker")``):
     ``maker_quadratic`` (default: PnL - 0.5 inventory_sq - 0.5 at_cap_s), ``maker_cara`` (PnL -
     0.0005 inventory_risk, mean-variance with risk aversion 0.001), ``maker_pnl`` (PnL only),
-    ``maker_stable`` (``maker_quadratic`` + 0.1 two_sided_s); or a weights dict, a
+    ``maker_stable`` (``maker_quadratic`` + 0.1 two_sided_s), ``maker_sharpe`` (PnL - 0.002
+    inventory_risk - inventory_sq - 2 at_cap_s: the Sharpe target's risk-adjusted PnL); or a weights dict, a
     ``"module:function"`` string, or a callable.
 
     ## Starting State

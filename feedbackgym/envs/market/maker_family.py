@@ -42,6 +42,9 @@ FAMILY = Family(
         "fixed_spread": (f"{_B}:FixedSpreadMaker", {"half_ticks": 2.0}, "quote 2 ticks around the mid, no skew"),
         "avellaneda_stoikov": (f"{_B}:AvellanedaStoikovMaker", {},
                                "Avellaneda-Stoikov closed form (reservation price, optimal spread)"),
+        "avellaneda_stoikov_guarded": (f"{_B}:GuardedAvellanedaStoikovMaker", {},
+                                       "Avellaneda-Stoikov that dumps to flat and pulls while the 1-s mid sd "
+                                       "exceeds 3 ticks"),
         "stressed_maker": (f"{_B}:StressedMakerRule", {},
                            "the scenario's own rule makers: widen with the move, skew, pull, dump beyond 70 % of cap"),
     },
@@ -54,6 +57,10 @@ FAMILY = Family(
         "maker_pnl": (dict(_PNL), "mark-to-market PnL only"),
         "maker_stable": ({**_PNL, "inventory_sq": -0.5, "at_cap_s": -0.5, "two_sided_s": 0.1},
                          "maker_quadratic + 0.1 per second of two-sided quotes (liquidity provision)"),
+        "maker_sharpe": ({**_PNL, "inventory_risk": -0.002, "inventory_sq": -1.0, "at_cap_s": -2.0},
+                         "risk-adjusted PnL for the Sharpe target: PnL - 0.002 (inventory x mid change)^2 - "
+                         "(inventory / cap)^2 - 2 per s at the cap (4x maker_cara's risk aversion, 4x "
+                         "maker_quadratic's cap penalty; train with reward normalisation)"),
     },
     # Registry-wide tests: a 200-second market with the seller after one minute.
     test_kwargs={"episode_s": 200, "market": {"seller_start_s": 60}, "stress_s": 100},

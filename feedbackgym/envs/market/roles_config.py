@@ -40,8 +40,8 @@ class MakerConfig:
                            number(1, 100_000, integer=True))
     stress_s: int = param(900, "length of the stress window after the shock (the seller's start or the news), s",
                           number(1, 10**6, integer=True))
-    reward: Any = param("maker_quadratic", "maker_quadratic, maker_cara, maker_pnl, maker_stable, a weights dict "
-                        "over reward components, 'module:function', or a callable", _reward)
+    reward: Any = param("maker_quadratic", "maker_quadratic, maker_cara, maker_pnl, maker_stable, maker_sharpe, a "
+                        "weights dict over reward components, 'module:function', or a callable", _reward)
 
     def __post_init__(self):
         validate(self)
