@@ -59,6 +59,17 @@ def override(cfg, overrides: Mapping[str, Any] | None):
     return dataclasses.replace(cfg, **overrides)
 
 
+def config_reset_option(cfg, options) -> tuple[Any, dict]:
+    """``(config, other options)`` from a ``reset(options=...)`` whose ``"config"`` entry overrides
+    fields of ``cfg`` for the episodes from now on. One copy of the check every config-driven env
+    runs before it changes anything, so a bad option leaves the env as it was."""
+    if options is not None and not isinstance(options, dict):
+        raise ValueError(f"reset options: expected a dict such as {{'config': {{...}}}}, "
+                         f"got {type(options).__name__} {options!r}")
+    rest = dict(options or {})
+    return (override(cfg, rest.pop("config")) if "config" in rest else cfg), rest
+
+
 def to_dict(cfg) -> dict:
     """JSON-safe dict of the config (callables are shown by their qualified name)."""
     out = {}

@@ -8,7 +8,7 @@ import operator
 import gymnasium as gym
 import numpy as np
 
-from ...config import override, to_dict
+from ...config import config_reset_option, override, to_dict
 from ...reward import resolve
 from .config import MarketConfig
 from .episode import RegulatorEpisode
@@ -171,13 +171,8 @@ class FlashCrashRegulatorEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         # Everything that can fail is checked before anything changes: a failed reset leaves the
         # env as it was (config, generator and the episode in progress).
-        if options is not None and not isinstance(options, dict):
-            raise ValueError(f"reset options: expected a dict such as {{'config': {{...}}}}, "
-                             f"got {type(options).__name__} {options!r}")
-        options = dict(options or {})
-        cfg = self.config
-        if "config" in options:
-            cfg = override(self.config, options.pop("config"))
+        cfg, options = config_reset_option(self.config, options)
+        if cfg is not self.config:
             if (cfg.horizons_s != self.config.horizons_s or cfg.params().depth_levels != self.episode.depth_levels
                     or cfg.liquidity_features != self.config.liquidity_features):
                 raise ValueError("reset option 'config' may not change the observation space "

@@ -28,7 +28,7 @@ import gymnasium as gym
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from ...config import boolean, number, one_of, override, param, to_dict
+from ...config import boolean, config_reset_option, number, one_of, override, param, to_dict
 from .breakers import make_breaker
 from .config import MarketConfig
 from .env import build_reward, scalar_reward
@@ -403,13 +403,8 @@ class FlashCrashMultiAgentEnv(ParallelEnv):
 
     # ---------------------------------------------------------------- episode
     def reset(self, seed: int | None = None, options: dict | None = None):
-        if options is not None and not isinstance(options, dict):
-            raise ValueError(f"reset options: expected a dict such as {{'config': {{...}}}}, "
-                             f"got {type(options).__name__} {options!r}")
-        options = dict(options or {})
-        cfg = self.config
-        if "config" in options:
-            cfg = override(self.config, options.pop("config"))
+        cfg, options = config_reset_option(self.config, options)
+        if cfg is not self.config:
             keep = ("regulator", "agent_makers", "executors", "horizons_s", "liquidity_features")
             if (any(getattr(cfg, k, None) != getattr(self.config, k, None) for k in keep)
                     or cfg.params().depth_levels != self.episode.depth_levels):

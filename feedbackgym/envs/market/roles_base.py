@@ -8,7 +8,7 @@ import operator
 import gymnasium as gym
 import numpy as np
 
-from ...config import override, to_dict
+from ...config import config_reset_option, override, to_dict
 from ...reward import resolve
 from .env import scalar_reward
 from .roles_common import OBS_BOUND
@@ -48,13 +48,7 @@ class RoleEnv(gym.Env):
         return self.episode.sim
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        if options is not None and not isinstance(options, dict):
-            raise ValueError(f"reset options: expected a dict such as {{'config': {{...}}}}, "
-                             f"got {type(options).__name__} {options!r}")
-        options = dict(options or {})
-        cfg = self.config
-        if "config" in options:
-            cfg = override(self.config, options.pop("config"))
+        cfg, options = config_reset_option(self.config, options)
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config")
         super().reset(seed=seed)
