@@ -10,7 +10,7 @@ pytest.importorskip("ray.rllib")
 pytest.importorskip("torch")
 pytest.importorskip("pettingzoo")
 
-from feedbackgym.agents import multiagent as ma  # noqa: E402
+from feedbackgym.envs.market import multiagent_training as ma  # noqa: E402
 from feedbackgym.envs.market.multiagent import parallel_env  # noqa: E402
 
 KWARGS = {"agent_makers": 2, "market": {"length_s": 120, "seller_start_s": 30}, "stress_s": 60}

@@ -1,4 +1,4 @@
-"""The SB3 independent-learner recipe on the market's PettingZoo view (feedbackgym.agents.multiagent)."""
+"""The SB3 independent-learner recipe on the market's PettingZoo view (feedbackgym.envs.market.multiagent_training)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ pytest.importorskip("pettingzoo")
 pytest.importorskip("supersuit")
 pytest.importorskip("stable_baselines3")
 
-from feedbackgym.agents import multiagent as ma  # noqa: E402
+from feedbackgym.envs.market import multiagent_training as ma  # noqa: E402
 from feedbackgym.envs.market.multiagent import parallel_env  # noqa: E402
 
 KWARGS = {"agent_makers": 2, "market": {"length_s": 150, "seller_start_s": 40}, "stress_s": 80}

@@ -12,7 +12,7 @@ Stages (each reads what the previous wrote):
     .venv/bin/python experiments/market/multiagent/run.py report                # table.md, summary.json, plots
     .venv-ray/bin/python experiments/market/multiagent/run.py rllib --timesteps 20000   # the RLlib recipe
 
-``train``: independent learners on stable-baselines3 (``feedbackgym.agents.multiagent``): one PPO
+``train``: independent learners on stable-baselines3 (``feedbackgym.envs.market.multiagent_training``): one PPO
 for the makers (parameter-shared across the 3 agent makers through SuperSuit) and one for the
 regulator, each first cloned from its rule (``clone_rules``: the rule maker, Stop Logic), then
 taking turns (``train_independent``), each trained against the other held fixed. One torch thread.
@@ -117,7 +117,7 @@ def _write_json(path: Path, obj) -> None:
 def train(rounds: int, steps: int, seed: int, clone_episodes: int) -> None:
     import torch
 
-    from feedbackgym.agents.multiagent import PPO_DEFAULTS, clone_rules, train_independent
+    from feedbackgym.envs.market.multiagent_training import PPO_DEFAULTS, clone_rules, train_independent
 
     torch.set_num_threads(1)
     MODELS.mkdir(parents=True, exist_ok=True)
@@ -154,7 +154,7 @@ def train(rounds: int, steps: int, seed: int, clone_episodes: int) -> None:
 
 
 def _policies(spec: dict, models: dict) -> dict:
-    from feedbackgym.agents.multiagent import SB3Policy, rule_policies
+    from feedbackgym.envs.market.multiagent_training import SB3Policy, rule_policies
 
     rules = rule_policies()
     out = {}
@@ -184,7 +184,7 @@ def _summarise(metrics: dict, env) -> dict:
 def evaluate(seeds: int, arms: list[str] | None) -> None:
     from stable_baselines3 import PPO
 
-    from feedbackgym.agents.multiagent import play
+    from feedbackgym.envs.market.multiagent_training import play
     from feedbackgym.envs.market.multiagent import parallel_env
 
     import torch
@@ -322,7 +322,7 @@ def report() -> None:
 
 
 def rllib(timesteps: int, seed: int, evaluate_seeds: int, runners: int) -> None:
-    from feedbackgym.agents.multiagent import RLlibPolicy, play, train_rllib
+    from feedbackgym.envs.market.multiagent_training import RLlibPolicy, play, train_rllib
     from feedbackgym.envs.market.multiagent import parallel_env
 
     t0 = time.time()

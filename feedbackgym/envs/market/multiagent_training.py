@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from ..envs.market.multiagent import FlashCrashMultiAgentEnv, RuleExecutor, RuleMaker, parallel_env
-from .baselines.market import BreakerPolicy
+from ...agents.baselines.market import BreakerPolicy
+from .multiagent import FlashCrashMultiAgentEnv, RuleExecutor, RuleMaker, parallel_env
 
 ROLES = ("regulator", "maker", "executor")
 #: SB3 PPO settings of the recipe (small networks, short rollouts: episodes are long)
@@ -356,7 +356,7 @@ def rllib_config(env_kwargs: Mapping[str, Any], seed: int = 0, num_env_runners: 
     from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-    from .rllib_backend import MODEL_CONFIG, TRAINING, env_config_of, ray_runtime_env  # noqa: F401
+    from ...agents.rllib_backend import MODEL_CONFIG, TRAINING, env_config_of, ray_runtime_env  # noqa: F401
 
     env_config = env_config_of(env_kwargs)
     json.dumps(env_config)
@@ -382,7 +382,7 @@ def train_rllib(env_kwargs: Mapping[str, Any], timesteps: int, seed: int = 0, nu
     steps (all agents' steps of one env step count once); returns ``(algo, results)``."""
     import ray
 
-    from .rllib_backend import ray_runtime_env
+    from ...agents.rllib_backend import ray_runtime_env
 
     if not ray.is_initialized():
         ray.init(num_cpus=max(1, num_env_runners + 1), include_dashboard=False, log_to_driver=False,
