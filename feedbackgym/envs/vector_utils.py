@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from gymnasium.utils import seeding
 
 
 def check_reset_mask(mask, n: int) -> np.ndarray | None:
@@ -30,6 +31,18 @@ def seeds_per_env(seed, n: int) -> list[int | None]:
     if len(seeds) != n:
         raise ValueError(f"seed: expected an int or {n} seeds, got {len(seeds)}")
     return seeds
+
+
+def reset_generators(seed, mask, generators, started: bool) -> tuple[np.ndarray, dict]:
+    """The sub-envs a twin's ``reset`` restarts (all, or ``mask``'s) and fresh generators for those
+    of them that get a seed or have none yet; computed before anything changes, so a failed
+    reset leaves the twin as it was."""
+    n = len(generators)
+    seeds = seeds_per_env(seed, n)
+    if mask is not None and not started:
+        raise RuntimeError("reset(options={'reset_mask': ...}) before the first full reset()")
+    chosen = np.arange(n) if mask is None else np.flatnonzero(mask)
+    return chosen, {i: seeding.np_random(seeds[i])[0] for i in chosen if seeds[i] is not None or generators[i] is None}
 
 
 def index_mask(idx, n: int) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -13,9 +12,8 @@ from .config import AbrConfig
 from .env import draw_episode
 from .setup import BUFFER_NORM_S, AbrSetup, build, components_batch, episode_metrics, linear_reward_batch
 from ..vector_utils import index_mask as _mask
-from ..vector_utils import split_reset_options
+from ..vector_utils import reset_generators, split_reset_options
 from ..vector_utils import merge_info as _merge
-from ..vector_utils import seeds_per_env as _seeds
 
 
 class AbrStreamingVectorEnv(VectorEnv):
@@ -117,11 +115,7 @@ class AbrStreamingVectorEnv(VectorEnv):
                 raise ValueError("reset option 'config' may not change the action or observation space")
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, reset_mask")
-        seeds = _seeds(seed, self.num_envs)
-        if mask is not None and not self._started:
-            raise RuntimeError("reset(options={'reset_mask': ...}) before the first full reset()")
-        chosen = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
-        rngs = {i: seeding.np_random(seeds[i])[0] for i in chosen if seeds[i] is not None or self._rngs[i] is None}
+        chosen, rngs = reset_generators(seed, mask, self._rngs, self._started)
         if setup is not self.setup:
             self._configure(setup)
         for i, rng in rngs.items():

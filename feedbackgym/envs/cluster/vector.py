@@ -4,7 +4,6 @@ from __future__ import annotations
 
 
 import numpy as np
-from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -13,9 +12,8 @@ from .config import RightsizingConfig
 from .engine import N_ACTIONS, REWARD_COMPONENTS, Engine, Setup, build, draw_episode
 from .meta import N_ARMS, make_bank, slot_info
 from ..vector_utils import index_mask as _mask
-from ..vector_utils import split_reset_options
+from ..vector_utils import reset_generators, split_reset_options
 from ..vector_utils import merge_info as _merge
-from ..vector_utils import seeds_per_env as _seeds
 
 
 class ClusterRightsizingVectorEnv(VectorEnv):
@@ -112,11 +110,7 @@ class ClusterRightsizingVectorEnv(VectorEnv):
             setup = build(override(self.config, options.pop("config")))
         if options:
             raise ValueError(f"unknown reset option(s) {sorted(options)}; known: config, reset_mask")
-        seeds = _seeds(seed, self.num_envs)
-        if mask is not None and not self._started:
-            raise RuntimeError("reset(options={'reset_mask': ...}) before the first full reset()")
-        chosen = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
-        rngs = {i: seeding.np_random(seeds[i])[0] for i in chosen if seeds[i] is not None or self._rngs[i] is None}
+        chosen, rngs = reset_generators(seed, mask, self._rngs, self._started)
         if setup is not self.setup:
             self._configure(setup)
         for i, rng in rngs.items():
