@@ -55,28 +55,46 @@ def maker_action(half_ticks: float, skew_ticks: float, pull: bool = False, dump:
     return h * len(SKEW_TICKS) + s
 
 
-class MakerEpisode:
-    """The agent market maker's episode (see :class:`~.maker_env.FlashCrashMarketMakerEnv`)."""
+class _RoleEpisode:
+    """What the maker's and the seller's episodes share: the scenario draw, the simulator (kept
+    while its parameters are unchanged: its arrays are costly to allocate) and the price tape."""
 
-    def __init__(self, config: MakerConfig):
+    agent_makers = 0
+
+    def __init__(self, config):
         self.config = config
         self.done = True
         self.sim: MarketSim | None = None
 
-    def start(self, rng: np.random.Generator) -> dict:
+    def _open_market(self, rng: np.random.Generator) -> tuple[str, MarketSim]:
+        """Draw the scenario (from ``scenario_mix`` if set), reset the market from ``rng`` and
+        start the tape; returns the scenario and the simulator."""
         cfg = self.config
         scenario = cfg.scenario
         if cfg.scenario_mix is not None:
             scenario = cfg.scenario_mix[int(rng.integers(len(cfg.scenario_mix)))]
         params = cfg.params(scenario)
         if self.sim is None or self.sim.params != params:
-            self.sim = MarketSim(params, agent_makers=1)
+            self.sim = MarketSim(params, agent_makers=self.agent_makers)
         sim = self.sim
         sim.reset(rng)
         self.params = params
         self.tick = params.tick_size
         self.tape = Tape(params.length_s, self.tick)
         self.tape.record(sim)
+        return scenario, sim
+
+
+class MakerEpisode(_RoleEpisode):
+    """The agent market maker's episode (see :class:`~.maker_env.FlashCrashMarketMakerEnv`)."""
+
+    agent_makers = 1
+    config: MakerConfig
+
+    def start(self, rng: np.random.Generator) -> dict:
+        cfg = self.config
+        scenario, sim = self._open_market(rng)
+        params = self.params
         self.tape.seed_variance(1.0)
         self.start_mid = sim.mid
         self.shock_s = shock_time_s(params)
@@ -272,28 +290,14 @@ def exec_rate_action(rate: float) -> int:
     return len(EXEC_MULTIPLES) + min(range(len(EXEC_RATES)), key=lambda i: abs(EXEC_RATES[i] - rate))
 
 
-class ExecutionEpisode:
+class ExecutionEpisode(_RoleEpisode):
     """The large seller's episode (see :class:`~.execution_env.FlashCrashExecutionEnv`)."""
 
-    def __init__(self, config: ExecutionConfig):
-        self.config = config
-        self.done = True
-        self.sim: MarketSim | None = None
+    config: ExecutionConfig
 
     def start(self, rng: np.random.Generator) -> dict:
         cfg = self.config
-        scenario = cfg.scenario
-        if cfg.scenario_mix is not None:
-            scenario = cfg.scenario_mix[int(rng.integers(len(cfg.scenario_mix)))]
-        params = cfg.params(scenario)
-        if self.sim is None or self.sim.params != params:
-            self.sim = MarketSim(params)
-        sim = self.sim
-        sim.reset(rng)
-        self.params = params
-        self.tick = params.tick_size
-        self.tape = Tape(params.length_s, self.tick)
-        self.tape.record(sim)
+        scenario, sim = self._open_market(rng)
         while sim.t_s < cfg.start_s:   # the calm before the order arrives
             sim.set_seller_child(0)
             sim.step()
