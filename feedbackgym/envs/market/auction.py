@@ -10,14 +10,12 @@ on the current book every halted second, which traders see and bid into.
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
-
 from .book import cross_heads
 from .layout import I_AUCTION_VOL, I_BA, I_BB, I_LAST, I_NFILL, L_AQ, L_BQ, MAXF, NL
+from .rng import kernel
 
 
-@njit(cache=True)
+@kernel
 def indicative(lv, ist):
     """(price tick, matched volume) of an auction on the current book; (-1, 0) if it does not cross."""
     bb = ist[I_BB]
@@ -25,22 +23,24 @@ def indicative(lv, ist):
     if bb < 0 or ba >= NL or bb < ba:
         return -1, 0
     n = bb - ba + 1
-    supply = np.empty(n, np.int64)
-    s = 0
+    # S(p) for p = bb down to ba: all asks in [ba, bb] less those above p (integers, no array)
+    s_all = 0
     for k in range(n):
-        s += lv[L_AQ, ba + k]
-        supply[k] = s
+        s_all += lv[L_AQ, ba + k]
     best_p = -1
     best_v = -1
     best_imb = 0
     best_dist = 0
     last = ist[I_LAST]
     d = 0
+    above = 0
     for k in range(n - 1, -1, -1):
         p = ba + k
         d += lv[L_BQ, p]
-        v = min(d, supply[k])
-        imb = abs(d - supply[k])
+        supply = s_all - above
+        above += lv[L_AQ, p]
+        v = min(d, supply)
+        imb = abs(d - supply)
         dist = abs(p - last)
         if (v > best_v or (v == best_v and (imb < best_imb or (imb == best_imb and dist < best_dist)))):
             best_p = p
@@ -50,7 +50,7 @@ def indicative(lv, ist):
     return best_p, best_v
 
 
-@njit(cache=True)
+@kernel
 def uncross(od, lv, free, ist, fills):
     """Run the reopening auction: match the crossed book at one price. Returns it (-1: no cross)."""
     p_star, vol = indicative(lv, ist)

@@ -17,15 +17,14 @@ Exchange rules enforced here, on every trade:
 
 from __future__ import annotations
 
-from numba import njit
-
 from .layout import (CAP, I_BA, I_BAND_HI, I_BAND_LO, I_BB, I_BUYVOL, I_EVENTS, I_FREE, I_HALT,
                      I_HIWATER, I_LAST, I_NFILL, I_NTR, I_SELLVOL, I_TMAX, I_TMIN, I_VALUE, I_VOL,
                      IOC, L_AH, L_AQ, L_BH, L_BQ, LIMIT, MARKET, MAXF, NL, O_NEXT,
                      O_OWNER, O_PREV, O_PRICE, O_QTY, O_SIDE)
+from .rng import kernel
 
 
-@njit(cache=True)
+@kernel
 def book_clear(od, lv, free, ist):
     """Empty book: every pool slot free, no best prices."""
     od[:, :] = 0
@@ -42,7 +41,7 @@ def book_clear(od, lv, free, ist):
     ist[I_BA] = NL
 
 
-@njit(cache=True)
+@kernel
 def _rescan_bid(lv, ist, start):
     p = start
     while p >= 0 and lv[L_BQ, p] == 0:
@@ -50,7 +49,7 @@ def _rescan_bid(lv, ist, start):
     ist[I_BB] = p
 
 
-@njit(cache=True)
+@kernel
 def _rescan_ask(lv, ist, start):
     p = start
     while p < NL and lv[L_AQ, p] == 0:
@@ -58,7 +57,7 @@ def _rescan_ask(lv, ist, start):
     ist[I_BA] = p
 
 
-@njit(cache=True)
+@kernel
 def _unlink(od, lv, side, oid):
     p = od[O_PRICE, oid]
     nx = od[O_NEXT, oid]
@@ -74,7 +73,7 @@ def _unlink(od, lv, side, oid):
         lv[h + 1, p] = pv
 
 
-@njit(cache=True)
+@kernel
 def _release(od, free, ist, oid):
     od[O_SIDE, oid] = 0
     od[O_QTY, oid] = 0
@@ -84,7 +83,7 @@ def _release(od, free, ist, oid):
     ist[I_FREE] += 1
 
 
-@njit(cache=True)
+@kernel
 def rest(od, lv, free, ist, side, price, qty, owner):
     """Put a limit order at the tail of its price level (no matching). Returns its id or -1."""
     if qty <= 0 or price < 0 or price >= NL or ist[I_FREE] == 0:
@@ -117,7 +116,7 @@ def rest(od, lv, free, ist, side, price, qty, owner):
     return oid
 
 
-@njit(cache=True)
+@kernel
 def cancel(od, lv, free, ist, oid):
     """Cancel resting order ``oid``; returns the quantity removed (0 if it was not resting)."""
     if oid < 0 or oid >= CAP:
@@ -141,7 +140,7 @@ def cancel(od, lv, free, ist, oid):
     return q
 
 
-@njit(cache=True)
+@kernel
 def record_trade(ist, fills, aggr_owner, aggr_side, rest_owner, q, p):
     """Book-keeping of one print: volumes, last price, fills of both owners."""
     ist[I_LAST] = p
@@ -170,7 +169,7 @@ def record_trade(ist, fills, aggr_owner, aggr_side, rest_owner, q, p):
         ist[I_NFILL] = n + 2
 
 
-@njit(cache=True)
+@kernel
 def take_head(od, lv, free, ist, fills, book_side, p, qty, aggr_owner, aggr_side, print_price):
     """Fill up to ``qty`` against the oldest order at level ``p`` of ``book_side`` (+1 bids)."""
     h = L_BH if book_side > 0 else L_AH
@@ -194,7 +193,7 @@ def take_head(od, lv, free, ist, fills, book_side, p, qty, aggr_owner, aggr_side
     return q
 
 
-@njit(cache=True)
+@kernel
 def submit(od, lv, free, ist, fills, side, price, qty, owner, kind):
     """Submit an order (``kind`` LIMIT, MARKET or IOC; ``side`` +1 buy, -1 sell).
 
@@ -221,7 +220,7 @@ def submit(od, lv, free, ist, fills, side, price, qty, owner, kind):
     return rest(od, lv, free, ist, side, price, qty, owner)
 
 
-@njit(cache=True)
+@kernel
 def _match(od, lv, free, ist, fills, side, price, qty, owner):
     """Match an incoming order against the opposite side up to ``price`` (within the price band);
     returns the quantity left."""
@@ -238,7 +237,7 @@ def _match(od, lv, free, ist, fills, side, price, qty, owner):
     return qty
 
 
-@njit(cache=True)
+@kernel
 def _resting_price(ist, side, price, kind, halted):
     """Where the unfilled rest of an order rests: ``(False, price)`` if it is dropped."""
     if kind == MARKET:  # unfilled rest of a market order: rests at the band, or is dropped
@@ -257,7 +256,7 @@ def _resting_price(ist, side, price, kind, halted):
     return True, price
 
 
-@njit(cache=True)
+@kernel
 def _reduce_head(od, lv, free, ist, book_side, p, q):
     h = L_BH if book_side > 0 else L_AH
     qrow = L_BQ if book_side > 0 else L_AQ
@@ -275,7 +274,7 @@ def _reduce_head(od, lv, free, ist, book_side, p, q):
             _rescan_ask(lv, ist, p)
 
 
-@njit(cache=True)
+@kernel
 def cross_heads(od, lv, free, ist, fills, print_price):
     """Match the oldest best bid with the oldest best ask at ``print_price`` (auction uncrossing).
 

@@ -43,9 +43,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import rng as R
+from .rng import kernel
 from .auction import indicative, uncross
 from .book import book_clear, cancel, rest, submit
 from .layout import (AQ_ASK_OFF, AQ_ASK_OID, AQ_ASK_SIZE, AQ_BID_OFF, AQ_BID_OID, AQ_BID_SIZE, AQ_TAKE,
@@ -89,7 +90,7 @@ LOT_CUM = (0.45, 0.7, 0.87, 0.95, 0.99, 1.0)
 # ----------------------------------------------------------------------------- small helpers
 
 
-@njit(cache=True)
+@kernel
 def draw_size(prm, rs):
     """Order size: a round lot with probability round_lot_frac, else lognormal (at least 1)."""
     if R.uniform(rs) < prm[P_ROUND_LOT]:
@@ -101,7 +102,7 @@ def draw_size(prm, rs):
     return max(1, int(math.exp(prm[P_SIZE_MU] + prm[P_SIZE_SIGMA] * R.normal(rs)) + 0.5))
 
 
-@njit(cache=True)
+@kernel
 def ref_quotes(ist):
     """(bid, ask) ticks traders price against: the best quotes, or around the last trade."""
     last = ist[I_LAST]
@@ -118,7 +119,7 @@ def ref_quotes(ist):
     return last - 1, last + 1
 
 
-@njit(cache=True)
+@kernel
 def mid_ticks(ist):
     """The mid in ticks (float); during a halt the indicative price (or the last trade)."""
     if ist[I_HALT] != 0:
@@ -127,7 +128,7 @@ def mid_ticks(ist):
     return 0.5 * (rb + ra)
 
 
-@njit(cache=True)
+@kernel
 def settle(prm, ist, fst, fills, mk, fu, dv, mo):
     """Apply the recorded fills to the owners' positions and the per-second counters."""
     tick = prm[P_TICK]
@@ -161,7 +162,7 @@ def settle(prm, ist, fst, fills, mk, fu, dv, mo):
     ist[I_NFILL] = 0
 
 
-@njit(cache=True)
+@kernel
 def _stop_extremes(ist, st):
     hi_sell = -1
     lo_buy = NL
@@ -181,7 +182,15 @@ def _stop_extremes(ist, st):
     ist[I_NSTOP] = n
 
 
-@njit(cache=True)
+@kernel
+def prints_pending(ist):
+    """Whether :func:`after_submit` has work: fills to settle or prints not yet checked against
+    the stops. Without either it changes nothing, and the hot loops skip the call (it passes a
+    dozen arrays, which cost more than the check)."""
+    return ist[I_NFILL] != 0 or ist[I_TMIN] != NL or ist[I_TMAX] != -1
+
+
+@kernel
 def after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st):
     """Settle fills, then fire every stop the prints crossed (cascading) as market orders."""
     settle(prm, ist, fst, fills, mk, fu, dv, mo)
@@ -190,32 +199,28 @@ def after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st):
         tmax = ist[I_TMAX]
         if not (tmin <= ist[I_MAX_SELL_TRIG] or tmax >= ist[I_MIN_BUY_TRIG]):
             break
-        n = st.shape[1]
-        fired = np.empty(n, np.int64)
+        # a round fires, in slot order, every stop the prints so far crossed; firing one leaves
+        # the other slots untouched, so slot k is tested as if the fired slots were listed first
         nf = 0
-        for k in range(n):
+        for k in range(st.shape[1]):
             s = st[S_SIDE, k]
             if (s < 0 and st[S_TRIG, k] >= tmin) or (s > 0 and st[S_TRIG, k] <= tmax):
-                fired[nf] = k
+                if nf == 0:  # the next round looks at this round's prints only
+                    ist[I_TMIN] = NL
+                    ist[I_TMAX] = -1
                 nf += 1
-        if nf == 0:
-            _stop_extremes(ist, st)
-            break
-        ist[I_TMIN] = NL
-        ist[I_TMAX] = -1
-        for j in range(nf):
-            k = fired[j]
-            s = st[S_SIDE, k]
-            q = st[S_QTY, k]
-            st[S_SIDE, k] = 0
-            submit(od, lv, free, ist, fills, s, 0, q, T_STOP * OWNER_BASE + k, MARKET)
-            settle(prm, ist, fst, fills, mk, fu, dv, mo)
+                q = st[S_QTY, k]
+                st[S_SIDE, k] = 0
+                submit(od, lv, free, ist, fills, s, 0, q, T_STOP * OWNER_BASE + k, MARKET)
+                settle(prm, ist, fst, fills, mk, fu, dv, mo)
         _stop_extremes(ist, st)
+        if nf == 0:
+            break
     ist[I_TMIN] = NL
     ist[I_TMAX] = -1
 
 
-@njit(cache=True)
+@kernel
 def new_stop(prm, ist, st, rs, k):
     """A fresh stop in slot k: sell stops (even slots) below the price, buy stops above."""
     side = -1 if k % 2 == 0 else 1
@@ -232,7 +237,7 @@ def new_stop(prm, ist, st, rs, k):
 # ----------------------------------------------------------------------------- event handlers
 
 
-@njit(cache=True)
+@kernel
 def ev_noise(prm, ist, od, lv, free, fills, hist, rs, idx):
     side = 1 if R.uniform(rs) < 0.5 else -1
     size = draw_size(prm, rs)
@@ -257,7 +262,7 @@ def ev_noise(prm, ist, od, lv, free, fills, hist, rs, idx):
         submit(od, lv, free, ist, fills, side, price, size, owner, LIMIT)
 
 
-@njit(cache=True)
+@kernel
 def ev_cancel(ist, od, lv, free, rs):
     """Cancel the order in a random pool slot if it is a live non-maker order (constant hazard)."""
     hw = ist[I_HIWATER]
@@ -269,7 +274,7 @@ def ev_cancel(ist, od, lv, free, rs):
         cancel(od, lv, free, ist, oid)
 
 
-@njit(cache=True)
+@kernel
 def ev_maker(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, i):
     for j in range(2 * MAXQ):
         if mko[i, j] >= 0:
@@ -284,7 +289,8 @@ def ev_maker(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, 
     if abs(inv) > prm[P_MK_DUMP] * cap and cap > 0:
         q = int(abs(inv) - 0.5 * prm[P_MK_DUMP] * cap)
         submit(od, lv, free, ist, fills, -1 if inv > 0 else 1, 0, q, owner, MARKET)
-        after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st)
+        if prints_pending(ist):
+            after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st)
         inv = mk[MK_INV, i]
     if mk[MK_PULL_UNTIL, i] > t:
         return
@@ -320,7 +326,7 @@ def ev_maker(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, 
             mko[i, MAXQ + lvl] = rest(od, lv, free, ist, -1, ask0 + lvl * gap, size, owner)
 
 
-@njit(cache=True)
+@kernel
 def ev_fund(prm, ist, fst, od, lv, free, fills, fu, rs, i):
     mid = mid_ticks(ist)
     f = fst[F_FUND]
@@ -342,7 +348,7 @@ def ev_fund(prm, ist, fst, od, lv, free, fills, fu, rs, i):
     submit(od, lv, free, ist, fills, side, price, size, T_FUND * OWNER_BASE + i, LIMIT)
 
 
-@njit(cache=True)
+@kernel
 def ev_deep(prm, ist, fst, od, lv, free, fills, dv, rs, i):
     """Deep-value trader: buys far below the fundamental (sells far above), within its capacity."""
     mid = mid_ticks(ist)
@@ -366,7 +372,7 @@ def ev_deep(prm, ist, fst, od, lv, free, fills, dv, rs, i):
     submit(od, lv, free, ist, fills, side, price, size, T_DEEP * OWNER_BASE + i, LIMIT)
 
 
-@njit(cache=True)
+@kernel
 def ev_mom(prm, ist, od, lv, free, fills, hist, mo, rs, i):
     t = ist[I_T]
     lookback = int(mo[TR_B, i])
@@ -387,7 +393,7 @@ def ev_mom(prm, ist, od, lv, free, fills, hist, mo, rs, i):
         submit(od, lv, free, ist, fills, side, rb if side > 0 else ra, size, owner, LIMIT)
 
 
-@njit(cache=True)
+@kernel
 def agent_orders(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st, aq, n_agents):
     """External makers' instructions at the start of a second: each one-shot market order
     (``AQ_TAKE``; the agent's own resting quotes are cancelled first, so it never trades with
@@ -412,7 +418,8 @@ def agent_orders(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st, aq, n_a
                     cancel(od, lv, free, ist, oid)
                 aq[k, col] = -1
             submit(od, lv, free, ist, fills, 1 if take > 0 else -1, 0, abs(take), owner, MARKET)
-            after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st)
+            if prints_pending(ist):
+                after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st)
         mid = mid_ticks(ist)
         for s in range(2):
             side = 1 if s == 0 else -1
@@ -445,7 +452,7 @@ def agent_orders(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st, aq, n_a
 # ----------------------------------------------------------------------------- the second
 
 
-@njit(cache=True)
+@kernel
 def _apply_action(prm, ist, fst, action):
     if action == A_PAUSE or action == A_HALT:
         length = int(prm[P_PAUSE] if action == A_PAUSE else prm[P_HALT])
@@ -468,7 +475,7 @@ def _apply_action(prm, ist, fst, action):
         fst[F_BAND_PCT] = prm[P_BAND_MAX] if b <= 0 else max(b / prm[P_BAND_STEP], prm[P_BAND_MIN])
 
 
-@njit(cache=True)
+@kernel
 def _update_bands(prm, ist, fst):
     b = fst[F_BAND_PCT]
     if b <= 0:
@@ -484,7 +491,7 @@ def _update_bands(prm, ist, fst):
     ist[I_BAND_HI] = min(NL - 1, int(math.floor(ref * (1.0 + b / 100.0))))
 
 
-@njit(cache=True)
+@kernel
 def _track_event_mid(ist, fst):
     """Lag-1 autocovariance of successive mid changes in event time (for the stylized facts)."""
     if ist[I_HALT] != 0 or ist[I_BB] < 0 or ist[I_BA] >= NL:
@@ -501,7 +508,7 @@ def _track_event_mid(ist, fst):
 
 
 # C901: kept as one jitted hot loop (a simulated second); splitting it passes ~20 arrays through each call
-@njit(cache=True)
+@kernel
 def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq,  # noqa: C901
                 action):
     """Advance one market by one second under the regulator's ``action`` (``ctl``/``aq``: the
@@ -631,7 +638,8 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
             ev_mom(prm, ist, od, lv, free, fills, hist, mo, rs, idx)
         else:
             submit(od, lv, free, ist, fills, -1, 0, idx, T_SELLER * OWNER_BASE, MARKET)
-        after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st)
+        if prints_pending(ist):
+            after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st)
         _track_event_mid(ist, fst)
 
     # halt clock and the reopening auction
@@ -653,7 +661,8 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
             ist[I_INDICATIVE] = -1
             ist[I_REOPEN_T] = t  # algorithms restart: signals are measured from the reopening
             ist[I_PREV_MID2] = -1
-            after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st)
+            if prints_pending(ist):
+                after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st)
         else:
             ip, iv = indicative(lv, ist)
             ist[I_INDICATIVE] = ip
@@ -671,9 +680,15 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
     w = min(int(prm[P_REF_WINDOW]), HN)
     sv = 0.0
     sq = 0.0
-    for k in range(w):
-        sv += hist[H_VALUE, (t - k) % HN]
-        sq += hist[H_VOL, (t - k) % HN]
+    # ring slots (t - k) % HN for k = 0 .. w - 1, newest first (the same sums in the same order),
+    # as two runs without a modulo per slot
+    j = t % HN
+    for k in range(min(w, j + 1)):
+        sv += hist[H_VALUE, j - k]
+        sq += hist[H_VOL, j - k]
+    for k in range(w - j - 1):
+        sv += hist[H_VALUE, HN - 1 - k]
+        sq += hist[H_VOL, HN - 1 - k]
     if sq > 0:
         fst[F_REF] = sv / sq
     _update_bands(prm, ist, fst)
@@ -700,7 +715,7 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
     ist[I_T] = t + 1
 
 
-@njit(cache=True)
+@kernel
 def step_batch(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq, actions):
     """Advance every market of a batch (leading axis) by one second."""
     for e in range(ist.shape[0]):
@@ -708,7 +723,19 @@ def step_batch(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st
                     fu[e], dv[e], mo[e], st[e], rs[e], ev[e], ctl[e], aq[e], actions[e])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, parallel=True)  # type: ignore[call-overload]  # as rng.kernel
+def step_batch_parallel(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq,
+                        actions):
+    """:func:`step_batch` with the markets shared among numba's threads (``numba.set_num_threads``).
+
+    Markets share no state and each draws from its own stream, so every market's path is the one
+    it has in :func:`step_batch` or alone, whatever the thread count and scheduling."""
+    for e in prange(ist.shape[0]):
+        step_market(prm[e], ist[e], fst[e], od[e], lv[e], free[e], fills[e], hist[e], mk[e], mko[e],
+                    fu[e], dv[e], mo[e], st[e], rs[e], ev[e], ctl[e], aq[e], actions[e])
+
+
+@kernel
 def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq):
     """A fresh market: seeded book and traders, ``WARMUP_S`` simulated seconds, clocks at zero.
 

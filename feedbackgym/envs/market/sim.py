@@ -45,7 +45,9 @@ else is random, so one seed gives one market, bit for bit.
 
 Batches: :class:`MarketBatch` holds N markets in one set of arrays and advances them with one
 compiled call per second (``step(actions)``), each market giving exactly the path it gives alone
-(:class:`MarketSim` is a batch of one) -- the building block of a vectorised twin.
+(:class:`MarketSim` is a batch of one) -- the building block of a vectorised twin. With
+``threads=k`` (k > 1) that call shares the markets among k of numba's threads (markets share no
+state, so the paths stay the same); the default, 1, is the serial kernel and starts no thread pool.
 
 External agents
 ---------------
@@ -277,9 +279,17 @@ class MarketBatch:
     :class:`MarketSim` is a batch of one. The markets may have different parameters; each is
     reset with its own generator, and a market gives the same path in a batch as alone.
     State attributes are numpy arrays with one entry per market (see :class:`MarketSim`).
+
+    ``threads``: numba threads that step the markets (default 1: the serial kernel, one core, no
+    thread pool; ``None``: every thread numba has, ``NUMBA_NUM_THREADS``, the machine's cores by
+    default; larger values are capped there). A market's path is the same for every thread count.
+    The serial default is deliberate: a batch is often one of several envs or workers per machine,
+    and a thread pool only pays where cores are free. Parallel steps run on numba's ``workqueue``
+    threading layer unless the process chose another (see :func:`parallel_kernel`); do not step
+    parallel batches from two Python threads at once.
     """
 
-    def __init__(self, params_list, agent_makers: int = 0):
+    def __init__(self, params_list, agent_makers: int = 0, threads: int | None = 1):
         params_list = list(params_list)
         if not params_list:
             raise ValueError("MarketBatch: expected at least one MarketParams")
@@ -287,6 +297,10 @@ class MarketBatch:
                 or not 0 <= agent_makers <= L.MAXA:
             raise ValueError(f"agent_makers: expected an integer in [0, {L.MAXA}], got {agent_makers!r}")
         self.agent_makers = int(agent_makers)
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                    or threads < 1):
+            raise ValueError(f"threads: expected an integer >= 1 or None, got {threads!r}")
+        self.threads = _thread_count(threads)
         for p in params_list:
             if not isinstance(p, MarketParams):
                 raise ValueError(f"MarketBatch: expected MarketParams, got {type(p).__name__}")
@@ -373,7 +387,10 @@ class MarketBatch:
         if not self._ready.all():
             raise RuntimeError("MarketBatch.step called before reset")
         if self._uniform_tables():
-            step_batch(*self._kernel_args(), a)  # type: ignore[call-arg]  # numba Dispatcher stub: no *args
+            if self.threads > 1 and self.n > 1:
+                _step_parallel(self.threads, self._kernel_args() + (a,))
+            else:
+                step_batch(*self._kernel_args(), a)  # type: ignore[call-arg]  # numba Dispatcher stub: no *args
         else:  # tables of different sizes: one call per market on its own slice
             from .populations import step_market
             for e, p in enumerate(self.params_list):
@@ -449,6 +466,44 @@ class MarketBatch:
         mid = _mid_ticks_of(self.ist[e]) * self.tick[e]
         return {"inventory": inv.astype(np.int64), "cash": cash, "volume": self.mk[e, L.MK_VOL, cols].astype(np.int64),
                 "pnl": cash + inv * mid}
+
+
+def _thread_count(threads: int | None) -> int:
+    """``threads`` capped at numba's thread count (``None``: all of them); 1 without importing numba."""
+    if threads == 1:
+        return 1
+    from numba import config
+    n = int(config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]  # set at numba's import
+    return n if threads is None else min(int(threads), n)
+
+
+def parallel_kernel():
+    """The compiled parallel batch step (``populations.step_batch_parallel``), with numba's
+    threading layer set to ``workqueue`` if the process has launched no parallel code yet and
+    chose no layer (``NUMBA_THREADING_LAYER``). Where TBB is absent numba would take GNU OpenMP,
+    whose spinning barriers stall when the machine is busier than its cores (measured on 2 shared
+    cores: ~70x slower than the serial kernel); workqueue does not, and is fork-safe. It must not
+    be entered from two Python threads at once (numba aborts), which the serial default avoids."""
+    import numba
+    try:
+        numba.threading_layer()
+    except ValueError:  # no parallel region launched in this process yet: the layer is still open
+        if numba.config.THREADING_LAYER == "default":
+            numba.config.THREADING_LAYER = "workqueue"
+    from .populations import step_batch_parallel
+    return step_batch_parallel
+
+
+def _step_parallel(threads: int, args: tuple) -> None:
+    """One second of a batch on ``threads`` numba threads; the caller's thread count is restored."""
+    import numba
+    kernel = parallel_kernel()
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        kernel(*args)
+    finally:
+        numba.set_num_threads(before)
 
 
 def _step_batch(*args):
@@ -634,19 +689,23 @@ class MarketSim:
     def depth_ask(self) -> np.ndarray:
         return self._depth(-1)
 
-    @property
-    def depth_bid_near(self) -> int:
-        m = self._mid_ticks()
-        lo = max(int(math.ceil(m * (1 - self.params.depth_window_pct / 100))), 0)
-        hi = min(int(math.floor(m)), L.NL - 1)
-        return int(self._lv[L.L_BQ, lo:hi + 1].sum()) if hi >= lo else 0
-
-    @property
-    def depth_ask_near(self) -> int:
-        m = self._mid_ticks()
+    def _near(self, m: float, side: int) -> int:
+        """Resting quantity within ``depth_window_pct`` of the mid ``m`` (ticks) on ``side``."""
+        if side > 0:
+            lo = max(int(math.ceil(m * (1 - self.params.depth_window_pct / 100))), 0)
+            hi = min(int(math.floor(m)), L.NL - 1)
+            return int(self._lv[L.L_BQ, lo:hi + 1].sum()) if hi >= lo else 0
         lo = max(int(math.ceil(m)), 0)
         hi = min(int(math.floor(m * (1 + self.params.depth_window_pct / 100))), L.NL - 1)
         return int(self._lv[L.L_AQ, lo:hi + 1].sum()) if hi >= lo else 0
+
+    @property
+    def depth_bid_near(self) -> int:
+        return self._near(self._mid_ticks(), 1)
+
+    @property
+    def depth_ask_near(self) -> int:
+        return self._near(self._mid_ticks(), -1)
 
     @property
     def last_price(self) -> float:
@@ -822,9 +881,40 @@ class MarketSim:
         return self._b.mk[0, L.MK_CASH, :self.params.n_makers].copy()
 
     def snapshot(self) -> dict:
-        """The read-only state as a dict of python scalars (arrays as lists)."""
-        out = {}
-        for name in STATE_FIELDS:
-            v = getattr(self, name)
-            out[name] = v.tolist() if isinstance(v, np.ndarray) else v
-        return out
+        """The read-only state as a dict of python scalars (arrays as lists): every name of
+        ``STATE_FIELDS``, in that order, with the value its property gives (the same arithmetic,
+        read from one copy of the scalar state instead of ~40 property calls)."""
+        ist = self._ist.tolist()
+        fst = self._fst.tolist()
+        tick = self._tick
+        nan = math.nan
+        p = self.params
+        t, bb, ba, last, halt = ist[L.I_T], ist[L.I_BB], ist[L.I_BA], ist[L.I_LAST], ist[L.I_HALT]
+        m = _mid_ticks_of(self._ist)
+        has_bid, has_ask = bb >= 0, ba < L.NL
+        ip, lo, hi = ist[L.I_INDICATIVE], ist[L.I_BAND_LO], ist[L.I_BAND_HI]
+        inv = self._b.mk[0, L.MK_INV, :p.n_makers]
+        sq = fst[L.F_EV_SQ]
+        return {
+            "t_s": t, "done": t >= p.length_s, "mid": float(m * tick),
+            "best_bid": float(bb) * tick if has_bid else nan, "best_ask": float(ba) * tick if has_ask else nan,
+            "spread_ticks": float(ba - bb) if (has_bid and has_ask) else nan,
+            "depth_bid": self._depth(1).tolist(), "depth_ask": self._depth(-1).tolist(),
+            "depth_bid_near": self._near(m, 1), "depth_ask_near": self._near(m, -1),
+            "last_price": float(last) * tick, "vwap": fst[L.F_VWAP] * tick,
+            "volume": ist[L.I_VOL], "buy_volume": ist[L.I_BUYVOL], "sell_volume": ist[L.I_SELLVOL],
+            "n_trades": ist[L.I_NTR], "halted": halt != 0, "halt_kind": halt, "halt_remaining_s": ist[L.I_HALT_REM],
+            "n_halts": ist[L.I_N_HALTS], "halted_s_total": ist[L.I_HALTED_TOTAL],
+            "indicative_price": float(ip) * tick if (ip >= 0 and halt != 0) else nan,
+            "band_pct_now": fst[L.F_BAND_PCT], "band_low": float(lo) * tick if lo >= 0 else nan,
+            "band_high": float(hi) * tick if hi < L.NL else nan, "limit_state_s": ist[L.I_LIMIT_STATE],
+            "fundamental": fst[L.F_FUND] * tick, "reference_price": fst[L.F_REF] * tick,
+            "open_price": float(ist[L.I_OPEN]) * tick, "seller_active": bool(ist[L.I_SELL_ACTIVE]),
+            "seller_remaining": ist[L.I_SELL_REM], "seller_executed_qty": ist[L.I_SELL_EXEC],
+            "seller_executed_value": fst[L.F_SELL_VALUE], "maker_inventory": inv.astype(np.int64).tolist(),
+            "maker_net_inventory": int(inv.sum()), "maker_volume": ist[L.I_MAKER_VOL],
+            "fundamental_volume": ist[L.I_FUND_VOL], "total_volume": ist[L.I_TOTAL_VOL],
+            "book_events": ist[L.I_EVENTS], "total_book_events": ist[L.I_TOTAL_EVENTS],
+            "auction_volume": ist[L.I_AUCTION_VOL], "activity": fst[L.F_ACTIVITY],
+            "event_mid_ac1": fst[L.F_EV_CROSS] / sq if sq > 0 else nan,
+        }
