@@ -46,7 +46,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import rng as R
-from .rng import kernel
+from .rng import kernel, kernel_inline
 from .auction import indicative, uncross
 from .book import book_clear, cancel, rest, submit
 from .layout import (AQ_ASK_OFF, AQ_ASK_OID, AQ_ASK_SIZE, AQ_BID_OFF, AQ_BID_OID, AQ_BID_SIZE, AQ_TAKE,
@@ -237,7 +237,7 @@ def new_stop(prm, ist, st, rs, k):
 # ----------------------------------------------------------------------------- event handlers
 
 
-@kernel
+@kernel_inline
 def ev_noise(prm, ist, od, lv, free, fills, hist, rs, idx):
     side = 1 if R.uniform(rs) < 0.5 else -1
     size = draw_size(prm, rs)
@@ -262,7 +262,7 @@ def ev_noise(prm, ist, od, lv, free, fills, hist, rs, idx):
         submit(od, lv, free, ist, fills, side, price, size, owner, LIMIT)
 
 
-@kernel
+@kernel_inline
 def ev_cancel(ist, od, lv, free, rs):
     """Cancel the order in a random pool slot if it is a live non-maker order (constant hazard)."""
     hw = ist[I_HIWATER]
@@ -326,7 +326,7 @@ def ev_maker(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, 
             mko[i, MAXQ + lvl] = rest(od, lv, free, ist, -1, ask0 + lvl * gap, size, owner)
 
 
-@kernel
+@kernel_inline
 def ev_fund(prm, ist, fst, od, lv, free, fills, fu, rs, i):
     mid = mid_ticks(ist)
     f = fst[F_FUND]
@@ -348,7 +348,7 @@ def ev_fund(prm, ist, fst, od, lv, free, fills, fu, rs, i):
     submit(od, lv, free, ist, fills, side, price, size, T_FUND * OWNER_BASE + i, LIMIT)
 
 
-@kernel
+@kernel_inline
 def ev_deep(prm, ist, fst, od, lv, free, fills, dv, rs, i):
     """Deep-value trader: buys far below the fundamental (sells far above), within its capacity."""
     mid = mid_ticks(ist)
@@ -372,7 +372,7 @@ def ev_deep(prm, ist, fst, od, lv, free, fills, dv, rs, i):
     submit(od, lv, free, ist, fills, side, price, size, T_DEEP * OWNER_BASE + i, LIMIT)
 
 
-@kernel
+@kernel_inline
 def ev_mom(prm, ist, od, lv, free, fills, hist, mo, rs, i):
     t = ist[I_T]
     lookback = int(mo[TR_B, i])

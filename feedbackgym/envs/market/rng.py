@@ -19,6 +19,9 @@ from numba import njit
 # different markets of one batch would also contend on (the views share their parent's counter).
 # Arithmetic is unchanged (no fastmath): paths are bit for bit those of the counted kernels.
 kernel = njit(cache=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: numba's option, not in its stubs
+# the same, inlined into its caller by numba (a call that passes a dozen arrays costs more than a
+# small handler's work); for functions with one or two call sites, or compilation grows
+kernel_inline = njit(cache=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # as kernel
 
 _U11 = np.uint64(11)
 _INV53 = 1.0 / 9007199254740992.0
@@ -30,7 +33,7 @@ def seed_state(rng: np.random.Generator) -> np.ndarray:
     return s
 
 
-@njit(cache=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # as kernel
+@kernel_inline
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
