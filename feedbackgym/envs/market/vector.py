@@ -8,6 +8,8 @@ arrays. It saves the per-env wrapper overhead of ``SyncVectorEnv``, not the simu
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
@@ -153,24 +155,68 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
             terminated[i] = ep.done
         rewards = self._batch_reward(comps, infos, stepped)
         self._reward_sum += rewards
-        vinfo: dict = {}
-        final_obs = final_info = None
+        final_obs = None
+        finals: list[tuple[int, dict]] = []
+        rows: list[tuple[int, dict]] = []
         for i in range(n):
             info = infos[i]
+            assert info is not None
             if terminated[i]:
                 info["episode_metrics"] = self._episode_metrics(i)
                 if same_step:
                     if final_obs is None:
-                        final_obs, final_info = np.full(n, None, dtype=object), {}
+                        final_obs = np.full(n, None, dtype=object)
                     final_obs[i] = self._obs[i].copy()
-                    final_info = self._add_info(final_info, info, i)
+                    finals.append((i, info))
                     info = self._reset_one(i)
-            vinfo = self._add_info(vinfo, info, i)
+            rows.append((i, info))
+        vinfo = self._stack_infos(rows)
+        final_info = self._stack_infos(finals) if final_obs is not None else None
         if final_obs is not None:
             vinfo.update({"final_obs": final_obs, "_final_obs": terminated.copy(),
                           "final_info": final_info, "_final_info": terminated.copy()})
         self._needs_reset = terminated.copy() if not same_step else np.zeros(n, dtype=bool)
         return self._obs.copy(), rewards, terminated, np.zeros(n, dtype=bool), vinfo
+
+    def _stack_infos(self, rows: list[tuple[int, dict]]) -> dict:
+        """Gymnasium's vector info layout of the sub-env infos ``rows`` ((index, info) pairs, in
+        index order): the dict folding ``VectorEnv._add_info`` over them builds -- same keys in the
+        same order, same arrays, dtypes and ``_key`` masks -- with each array made once instead of
+        a mask per key per sub-env (that fold was a quarter of a twin step)."""
+        n = self.num_envs
+        cols: dict[str, list] = {}
+        for i, info in rows:
+            for key, value in info.items():
+                col = cols.get(key)
+                if col is None:
+                    cols[key] = col = []
+                col.append((i, value))
+        out: dict = {}
+        for key, col in cols.items():
+            nested = [isinstance(v, dict) for _, v in col]
+            if key == "final_obs" or (any(nested) and not all(nested)):  # rare layouts: Gymnasium's own fold
+                folded: dict = {}
+                for i, info in rows:
+                    if key in info:
+                        folded = self._add_info(folded, {key: info[key]}, i)
+                out.update(folded)
+                continue
+            if nested[0]:
+                array: Any = self._stack_infos([(i, v) for i, v in col])
+            else:
+                v0 = col[0][1]
+                if type(v0) in (int, float, bool) or issubclass(type(v0), np.number):
+                    array = np.zeros(n, dtype=type(v0))
+                elif isinstance(v0, np.ndarray):
+                    array = np.zeros((n, *v0.shape), dtype=v0.dtype)
+                else:
+                    array = np.full(n, fill_value=None, dtype=object)
+                for i, v in col:
+                    array[i] = v
+            mask = np.zeros(n, dtype=np.bool_)
+            mask[[i for i, _ in col]] = True
+            out[key], out[f"_{key}"] = array, mask
+        return out
 
     def _batch_reward(self, comps: np.ndarray, infos, stepped: np.ndarray) -> np.ndarray:
         """The weighted sum over components for every market at once (same float operations, in
