@@ -68,12 +68,31 @@ for f in evaluations.csv pretrain.json command.txt best_model.json config.json; 
   cp runs/cluster_ppo_meta/$f results/cluster/runs/ppo_meta/
 done
 
+# 3e. the meta action mode from a hindsight-labelled clone (feedbackgym/envs/cluster/hindsight.py):
+#     the labeller and its clones on train (selects the recipe), then PPO from the clone
+$PY experiments/cluster/hindsight_grid.py --grid 6:0:all,24:0:all,24:0.1:all,12:0:max12,24:0:max12,48:0:max12 \
+    --episodes 60 --epochs 3
+$PY experiments/cluster/hindsight_grid.py --grid 12:0:max12 --episodes 100 --epochs 5 --dagger-rounds 2
+$PY experiments/cluster/hindsight_grid.py --grid 12:0:max12 --episodes 100 --epochs 5 --dagger-rounds 2 --safe-weight 3
+for v in hindsight hindsight_long hindsight_w3; do
+  $FG train ClusterRightsizing-v0 --algo ppo --seed 0 --hyperparams experiments/cluster/hyperparams_$v.yml \
+      --run-dir runs/cluster_ppo_$v --no-progress-bar
+  mkdir -p results/cluster/runs/ppo_$v
+  cp runs/cluster_ppo_$v/best_model.zip results/cluster/models/ppo_$v.zip
+  for f in evaluations.csv pretrain.json command.txt best_model.json config.json; do
+    cp runs/cluster_ppo_$v/$f results/cluster/runs/ppo_$v/
+  done
+done
+
 # 4. test split: every baseline and the agents; table, Pareto plot, per-job CDFs
 $PY experiments/cluster/evaluate_test.py
 $PY experiments/cluster/evaluate_test.py --policies results/cluster/models/ppo_seed1.zip,results/cluster/models/ppo_oom1000.zip
 $PY experiments/cluster/evaluate_test.py --policies results/cluster/models/ppo_safe.zip,results/cluster/models/ppo_safe_oom100.zip,results/cluster/models/ppo_safe_long.zip
 
 $PY experiments/cluster/evaluate_test.py --policies meta_vpa,meta_best,meta_safe,results/cluster/models/ppo_meta.zip \
+    --env-kwargs '{"action_mode": "meta"}'
+M=results/cluster/models
+$PY experiments/cluster/evaluate_test.py --policies $M/ppo_hindsight.zip,$M/ppo_hindsight_long.zip,$M/ppo_hindsight_w3.zip \
     --env-kwargs '{"action_mode": "meta"}'
 
 # 4b. the Autopilot-window calibration gap: one procedural knob at a time (30 VMs, whole month, simple model)
