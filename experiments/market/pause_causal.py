@@ -87,25 +87,11 @@ MIN_DROP_PCT = 0.5   # retracement ratios only when the drop before the fork is 
 # ------------------------------------------------------------------------------------ forking
 
 def fork_sim(sim: MarketSim) -> MarketSim:
-    """An independent copy of ``sim`` that continues exactly as ``sim`` would.
-
-    ``copy.deepcopy`` alone is not enough: ``MarketSim`` keeps row views of its batch's arrays
-    (``_ist``, ``_fst``, ``_lv``) and deepcopy turns a view into a detached array, so the copy's
-    kernel would advance the copied batch while its properties read the stale detached rows (its
-    ``t_s`` never moves). Re-point every such view at the same row of the copied batch.
-    """
+    """An independent copy of ``sim`` that continues exactly as ``sim`` would
+    (``MarketSim.__deepcopy__`` re-links the copy's row views to its own batch arrays), checked
+    here to share no memory with the original."""
     c = copy.deepcopy(sim)
     batch = vars(sim._b)
-    for name, v in vars(sim).items():
-        if not isinstance(v, np.ndarray) or v.base is None:
-            continue
-        for bname, arr in batch.items():
-            if (isinstance(arr, np.ndarray) and arr.ndim == v.ndim + 1 and arr.shape[1:] == v.shape
-                    and arr[0].__array_interface__["data"][0] == v.__array_interface__["data"][0]):
-                setattr(c, name, getattr(c._b, bname)[0])
-                break
-        else:
-            raise RuntimeError(f"fork_sim: cannot re-link MarketSim.{name} to its batch array")
     for name, v in vars(c).items():   # nothing of the copy may alias the original
         if isinstance(v, np.ndarray):
             assert not any(np.shares_memory(v, a) for a in batch.values() if isinstance(a, np.ndarray)), name

@@ -49,3 +49,18 @@ def test_fork_is_independent_and_pause_length_is_exact():
     assert out["halted"][:29].all() and not out["halted"][29:].any()
     assert sim.t_s == 300 and sim.mid == mid0 and not sim.halted   # the original did not move
     assert sim.params.pause_s == 5
+
+
+def test_deepcopy_of_a_market_is_a_fork():
+    """``copy.deepcopy`` of a MarketSim continues as the original (its row views follow the
+    copied batch: a plain deep copy would leave them detached and ``t_s`` frozen)."""
+    import copy
+
+    sim = _market(200)
+    fork = copy.deepcopy(sim)
+    for _ in range(100):
+        sim.step(CONTINUE)
+        fork.step(CONTINUE)
+        assert fork.t_s == sim.t_s and fork.mid == sim.mid and fork.volume == sim.volume
+    assert fork.snapshot() == sim.snapshot()
+    assert not np.shares_memory(fork._b.od, sim._b.od)

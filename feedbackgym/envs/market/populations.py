@@ -46,7 +46,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import rng as R
-from .rng import kernel, kernel_inline
+from .rng import NO_NRT, kernel, kernel_inline
 from .auction import indicative, uncross
 from .book import book_clear, cancel, rest, submit
 from .layout import (AQ_ASK_OFF, AQ_ASK_OID, AQ_ASK_SIZE, AQ_BID_OFF, AQ_BID_OID, AQ_BID_SIZE, AQ_TAKE,
@@ -723,7 +723,7 @@ def step_batch(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st
                     fu[e], dv[e], mo[e], st[e], rs[e], ev[e], ctl[e], aq[e], actions[e])
 
 
-@njit(cache=True, _nrt=False, parallel=True)  # type: ignore[call-overload]  # as rng.kernel
+@njit(cache=True, parallel=True, **NO_NRT)  # as rng.kernel
 def step_batch_parallel(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq,
                         actions):
     """:func:`step_batch` with the markets shared among numba's threads (``numba.set_num_threads``).

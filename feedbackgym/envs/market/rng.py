@@ -18,10 +18,19 @@ from numba import njit
 # incref/decref pairs -- about half of a simulated second's time -- which threads stepping
 # different markets of one batch would also contend on (the views share their parent's counter).
 # Arithmetic is unchanged (no fastmath): paths are bit for bit those of the counted kernels.
-kernel = njit(cache=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: numba's option, not in its stubs
+# ``_nrt`` is a private numba option (0.59 through 0.68 at least): a release without it would fail
+# every kernel's first call with an "Unrecognized options" KeyError, so it is only passed where
+# the CPU target knows it; elsewhere the kernels compile with reference counting (same paths, slower).
+try:
+    from numba.core.cpu import CPUTargetOptions
+
+    NO_NRT: dict = {"_nrt": False} if hasattr(CPUTargetOptions, "_nrt") else {}
+except ImportError:  # numba moved its target options: compile the counted kernels
+    NO_NRT = {}
+kernel = njit(cache=True, **NO_NRT)
 # the same, inlined into its caller by numba (a call that passes a dozen arrays costs more than a
 # small handler's work); for functions with one or two call sites, or compilation grows
-kernel_inline = njit(cache=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # as kernel
+kernel_inline = njit(cache=True, inline="always", **NO_NRT)
 
 _U11 = np.uint64(11)
 _INV53 = 1.0 / 9007199254740992.0

@@ -99,6 +99,7 @@ Refinements of the agreed seam: ``snapshot`` also carries ``depth_bid_near``/``d
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -578,6 +579,20 @@ class MarketSim:
         self._tick = params.tick_size
         self._a = np.zeros(1, np.int64)
         self._fast = None  # the arguments of the compiled step, once reset
+
+    def __deepcopy__(self, memo: dict) -> MarketSim:
+        """A fork: an independent market that continues exactly as this one would (same state,
+        same random stream), for counterfactuals from one state (experiments/market/pause_causal.py).
+        A plain deep copy would turn the row views ``_ist``/``_fst``/``_lv`` and the compiled step's
+        arguments into detached arrays: the copy would advance its batch while reading stale rows."""
+        c = object.__new__(type(self))
+        memo[id(self)] = c
+        for name, value in vars(self).items():
+            if name not in ("_ist", "_fst", "_lv", "_fast"):
+                setattr(c, name, copy.deepcopy(value, memo))
+        c._ist, c._fst, c._lv = c._b.ist[0], c._b.fst[0], c._b.lv[0]
+        c._fast = None if self._fast is None else c._b._kernel_args() + (c._a,)
+        return c
 
     def reset(self, rng: np.random.Generator) -> None:
         """Start a new episode; all randomness of the episode derives from ``rng``."""
