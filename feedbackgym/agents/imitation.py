@@ -314,7 +314,18 @@ def _fill_replay_buffer(model, transitions: list) -> int:
 
 _KNOWN_OPTIONS = {"dagger_episodes", "dagger_beta", "dagger_epochs", "value_coef", "ent_coef", "dqn_loss", "margin",
                   "q_coef", "q_calibration", "fill_replay_buffer", "gamma", "holdout_fraction", "max_grad_norm",
-                  "make_env", "torch_threads", "verbose"}
+                  "make_env", "torch_threads", "verbose", "expert", "sample_repeat", "round_stats"}
+
+
+def _repeat_index(repeats, n: int) -> np.ndarray:
+    """Indices of the fit's samples: every state once, then the extra copies ``sample_repeat``
+    asks for (state i ``repeats[i] - 1`` more times), checked."""
+    r = np.asarray(repeats)
+    if r.shape != (n,) or not np.issubdtype(r.dtype, np.integer) or (n and r.min() < 1):
+        raise ValueError(f"pretrain: sample_repeat must return one integer >= 1 per state ({n}), got "
+                         f"{r.dtype} {r.shape}" + (f" with minimum {r.min()}" if r.size else ""))
+    extra = np.flatnonzero(r > 1)
+    return np.concatenate([np.arange(n), np.repeat(extra, r[extra] - 1)])
 
 
 def _check_args(model, env_id, baseline, episodes, epochs, batch_size, learning_rate, dagger_rounds,
@@ -335,6 +346,9 @@ def _check_args(model, env_id, baseline, episodes, epochs, batch_size, learning_
             raise ValueError(f"pretrain: {name} must be an integer >= {lo}, got {v!r}")
     if not learning_rate > 0:
         raise ValueError(f"pretrain: learning_rate must be > 0, got {learning_rate!r}")
+    for name in ("sample_repeat", "round_stats"):
+        if kwargs.get(name) is not None and not callable(kwargs[name]):
+            raise ValueError(f"pretrain: {name} must be a callable, got {kwargs[name]!r}")
     if kwargs.get("dqn_loss", "margin") not in ("margin", "ce"):
         raise ValueError(f"pretrain: dqn_loss must be 'margin' or 'ce', got {kwargs['dqn_loss']!r}")
     if kwargs.get("q_calibration", "bias") not in ("bias", "none"):
@@ -369,7 +383,15 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str |
         return-to-go, keeping the ranking; "none"); fill_replay_buffer (False, DQN);
         gamma (the model's); holdout_fraction (0.1 of the episodes, for the held-out accuracy);
         max_grad_norm (10.0); make_env (a callable returning the env, instead of ``gym.make``);
-        torch_threads (1; None leaves torch's setting alone); verbose (model's verbosity).
+        torch_threads (1; None leaves torch's setting alone); verbose (model's verbosity);
+        expert (a policy object to clone instead of the family's baseline ``baseline``, which then
+        only names it in the statistics: e.g. a rule that is not a baseline);
+        sample_repeat (``actions -> repeats``: an integer >= 1 per recorded state, from the
+        expert's actions; a state with k enters every fit k times, the extra copies appended --
+        class rebalancing when the expert's informative actions are rare);
+        round_stats (``(model, obs, actions) -> dict``: extra statistics of the clone after each
+        fit, on the training states and, prefixed ``holdout_``, on the held-out ones; the last
+        round's are also top-level keys of the result).
 
     Returns:
         dict with ``samples``, ``expert_mean_score`` (the baseline's mean headline metric of the
@@ -395,7 +417,8 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str |
         env.close()
         raise ValueError(f"pretrain: the env's observations {env.observation_space.shape} do not match the "
                          f"model's {model.observation_space.shape}; pass make_env= with the training wrappers")
-    expert = make_baseline(env_id, str(baseline))  # checked above
+    expert = kwargs["expert"] if kwargs.get("expert") is not None else make_baseline(env_id, str(baseline))
+    sample_repeat, round_stats = kwargs.get("sample_repeat"), kwargs.get("round_stats")
     score_metric = headline(env_id)
     normalize = _obs_normalizer(model)
     rng = np.random.default_rng(seed)
@@ -419,12 +442,27 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str |
         o, a, g, u = d.arrays()
         return (normalize(o) if normalize is not None else o), a, g, u
 
+    def fit_all(obs, actions, returns, usable, n_epochs: int) -> dict:
+        if sample_repeat is not None:
+            idx = _repeat_index(sample_repeat(actions), len(actions))
+            return _fit(model, kind, obs[idx], actions[idx], returns[idx], usable[idx], n_epochs, **fit_args)
+        return _fit(model, kind, obs, actions, returns, usable, n_epochs, **fit_args)
+
+    extra: dict = {}   # the last round's round_stats
+
+    def extra_stats(obs, actions) -> dict:
+        if round_stats is not None:
+            extra.clear()
+            extra.update(round_stats(model, obs, actions))
+            extra.update({f"holdout_{k}": v for k, v in round_stats(model, h_obs, h_act).items()})
+        return dict(extra)
+
     obs, actions, returns, usable = arrays(data)
-    fit = _fit(model, kind, obs, actions, returns, usable, epochs, **fit_args)
     h_obs, h_act = (arrays(holdout)[:2] if n_holdout else (obs[:0], actions[:0]))
+    fit = fit_all(obs, actions, returns, usable, epochs)
     rounds = [{"round": 0, "samples": len(actions), **fit,
                "train_accuracy": _accuracy(model, kind, obs, actions),
-               "holdout_accuracy": _accuracy(model, kind, h_obs, h_act)}]
+               "holdout_accuracy": _accuracy(model, kind, h_obs, h_act), **extra_stats(obs, actions)}]
     if verbose:
         print(f"pretrain[{baseline}] round 0: {len(actions)} samples, acc {rounds[-1]['train_accuracy']:.3f} "
               f"(holdout {rounds[-1]['holdout_accuracy']:.3f}), bc_loss {fit.get('bc_loss', float('nan')):.4f}")
@@ -437,11 +475,11 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str |
         roll = collect(env, expert, dagger_episodes, seed + 1_000_000 * r, gamma, data,
                        learner=learner, beta=dagger_beta, rng=rng, score_metric=score_metric)
         obs, actions, returns, usable = arrays(data)
-        fit = _fit(model, kind, obs, actions, returns, usable, dagger_epochs, **fit_args)
+        fit = fit_all(obs, actions, returns, usable, dagger_epochs)
         rounds.append({"round": r, "samples": len(actions), "learner_agreement": roll["agreement"],
                        "learner_mean_score": roll["mean_score"], **fit,
                        "train_accuracy": _accuracy(model, kind, obs, actions),
-                       "holdout_accuracy": _accuracy(model, kind, h_obs, h_act)})
+                       "holdout_accuracy": _accuracy(model, kind, h_obs, h_act), **extra_stats(obs, actions)})
         if verbose:
             print(f"pretrain[{baseline}] DAgger round {r}: learner agreed {roll['agreement']:.3f}, scored "
                   f"{roll['mean_score']:.4f}; {len(actions)} samples, acc {rounds[-1]['train_accuracy']:.3f}")
@@ -453,7 +491,8 @@ def pretrain(model, env_id: str, env_kwargs: dict | None = None, baseline: str |
              "expert_mean_score": expert_stats["mean_score"],
              "train_accuracy": last["train_accuracy"], "holdout_accuracy": last["holdout_accuracy"],
              "bc_loss": last.get("bc_loss"), "value_loss": last.get("value_loss"),
-             "replay_buffer_added": added, "rounds": rounds, "seconds": time.perf_counter() - t0}
+             "replay_buffer_added": added, "rounds": rounds, "seconds": time.perf_counter() - t0,
+             **extra}
     logger = getattr(model, "_logger", None)
     if logger is not None:
         for key in ("train_accuracy", "holdout_accuracy", "bc_loss", "value_loss", "expert_mean_score"):

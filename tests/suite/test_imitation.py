@@ -95,3 +95,31 @@ def test_bad_arguments():
         nine_levels = {"bitrates_kbps": [300, 750, 1200, 1850, 2850, 4300, 6000, 8000, 10000],
                        "chunk_s": 4.0, "chunks": 48}
         pretrain(model, ENV_ID, {**ENV_KWARGS, "video": nine_levels}, baseline="bb", episodes=2)
+
+
+def test_expert_object_sample_repeat_and_round_stats():
+    """An expert object instead of a baseline name; ``sample_repeat`` adds copies to the fit
+    (not to the recorded samples); ``round_stats`` lands in every round, ``holdout_``-prefixed for
+    the held-out states, and at the top level for the last round."""
+    env = gym.make(ENV_ID, **ENV_KWARGS)
+    seen: list[int] = []
+
+    def repeat(actions):
+        seen.append(len(actions))
+        return np.where(actions == 0, 3, 1)
+
+    def stats_fn(model, obs, actions):
+        return {"n_states": len(actions)}
+
+    model = PPO("MlpPolicy", env, seed=0, device="cpu")
+    stats = pretrain(model, ENV_ID, ENV_KWARGS, baseline="my_bb", expert=make_baseline(ENV_ID, "bb"), episodes=10,
+                     epochs=1, seed=0, dagger_rounds=1, dagger_episodes=2, sample_repeat=repeat, round_stats=stats_fn)
+    assert stats["baseline"] == "my_bb"
+    assert seen == [r["samples"] for r in stats["rounds"]]        # called on every fit's recorded states
+    assert stats["samples"] == 11 * 47 and stats["n_states"] == 11 * 47 and stats["holdout_n_states"] == 47
+    assert [r["n_states"] for r in stats["rounds"]] == [9 * 47, 11 * 47]
+    with pytest.raises(ValueError, match="sample_repeat must return one integer >= 1 per state"):
+        pretrain(PPO("MlpPolicy", env, seed=0, device="cpu"), ENV_ID, ENV_KWARGS, baseline="bb", episodes=2,
+                 epochs=1, sample_repeat=lambda a: np.zeros(len(a), dtype=int))
+    with pytest.raises(ValueError, match="round_stats must be a callable"):
+        pretrain(model, ENV_ID, ENV_KWARGS, baseline="bb", episodes=2, round_stats=3)

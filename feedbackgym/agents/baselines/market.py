@@ -7,6 +7,8 @@ state. The rule's session (pause and halt lengths, time of day) comes from the r
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...envs.market.breakers import CONTINUE, make_breaker
 from ...envs.market.episode import exchange_view
 
@@ -45,8 +47,8 @@ def pretrain_from_rule(model, env_id: str, env_kwargs: dict | None = None, rule:
     ``fn: "feedbackgym.agents.baselines.market:pretrain_from_rule"``, ``rule: NAME``,
     ``rule_kwargs: {...}``; the other keys go to ``imitation.pretrain``.
 
-    ``imitation.pretrain`` builds its expert with ``make_baseline(env_id, name)``; for the
-    duration of the call that lookup answers ``rule`` with this rule's :class:`BreakerPolicy`.
+    The rule's :class:`BreakerPolicy` is ``imitation.pretrain``'s ``expert`` (named ``rule:NAME``
+    in the statistics).
 
     ``intervention_weight`` (DQN only, default 1: plain cloning): every recorded state where the
     rule intervened (any action but ``CONTINUE``) enters the fit that many times. A rule
@@ -61,73 +63,37 @@ def pretrain_from_rule(model, env_id: str, env_kwargs: dict | None = None, rule:
     from .. import imitation
 
     make_breaker(rule, **dict(rule_kwargs or {}))   # an unknown rule or bad kwargs fail here
-    expert = f"rule:{rule}"
-    original = imitation.make_baseline
-
-    def make(env_id: str, name: str, **kwargs):   # make_baseline's signature
-        if name == expert:
-            return BreakerPolicy(rule, **dict(rule_kwargs or {}))
-        return original(env_id, name, **kwargs)
-
     weight = intervention_weight
     if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
         raise ValueError(f"pretrain_from_rule: intervention_weight must be an integer >= 1, got {weight!r}")
-    dqn = hasattr(model, "q_net") and hasattr(model, "q_net_target")   # imitation._kind's test
-    if weight != 1 and not dqn:
-        raise ValueError("pretrain_from_rule: intervention_weight is for DQN's cloning only")
+    if not (hasattr(model, "q_net") and hasattr(model, "q_net_target")):   # imitation._kind's test
+        if weight != 1:
+            raise ValueError("pretrain_from_rule: intervention_weight is for DQN's cloning only")
+        return imitation.pretrain(model, env_id, env_kwargs, baseline=f"rule:{rule}",
+                                  expert=BreakerPolicy(rule, **dict(rule_kwargs or {})), **kwargs)
 
-    imitation.make_baseline = make
-    if not dqn:
-        try:
-            return imitation.pretrain(model, env_id, env_kwargs, baseline=expert, **kwargs)
-        finally:
-            imitation.make_baseline = original
-    return _pretrain_dqn(model, env_id, env_kwargs, expert, weight, original, kwargs)
+    def repeat(actions):
+        """Every intervention state ``weight`` times in the fit."""
+        return np.where(actions != CONTINUE, weight, 1)
 
+    def recall(model, obs, actions) -> dict:
+        r, false = _intervention_recall(model, obs, actions)
+        return {"intervention_recall": r, "false_intervention_rate": false}
 
-def _pretrain_dqn(model, env_id, env_kwargs, expert: str, weight: int, original_make, kwargs: dict) -> dict:
-    """DQN's path of :func:`pretrain_from_rule`: ``imitation.pretrain`` with the intervention
-    states repeated ``weight`` times in each fit, and the clone's recall of the interventions
-    measured on the training and held-out expert states."""
-    import numpy as np
-
-    from .. import imitation
-
-    fit_original, accuracy_original = imitation._fit, imitation._accuracy
-    recalls: list[tuple[float, float]] = []
-
-    def fit(model, kind, obs, actions, returns, has_return, epochs, **fit_kwargs):
-        if weight > 1:
-            rare = np.flatnonzero(actions != CONTINUE)
-            idx = np.concatenate([np.arange(len(actions)), np.repeat(rare, weight - 1)])
-            obs, actions, returns, has_return = obs[idx], actions[idx], returns[idx], has_return[idx]
-        return fit_original(model, kind, obs, actions, returns, has_return, epochs, **fit_kwargs)
-
-    def accuracy(model, kind, obs, actions, batch: int = 4096) -> float:
-        recalls.append(_intervention_recall(model, obs, actions, batch))
-        return accuracy_original(model, kind, obs, actions, batch)
-
-    imitation._fit, imitation._accuracy = fit, accuracy   # type: ignore[assignment]
-    try:
-        stats = imitation.pretrain(model, env_id, env_kwargs, baseline=expert, **kwargs)
-    finally:
-        imitation._fit, imitation._accuracy = fit_original, accuracy_original
-        imitation.make_baseline = original_make
-    # _accuracy runs twice per round (training states, then held-out ones): the last round's pair
-    (recall, false), (h_recall, h_false) = recalls[-2], recalls[-1]
-    stats.update(intervention_weight=weight, intervention_recall=recall, false_intervention_rate=false,
-                 holdout_intervention_recall=h_recall, holdout_false_intervention_rate=h_false)
+    stats = imitation.pretrain(model, env_id, env_kwargs, baseline=f"rule:{rule}",
+                               expert=BreakerPolicy(rule, **dict(rule_kwargs or {})),
+                               sample_repeat=repeat if weight > 1 else None, round_stats=recall, **kwargs)
+    stats["intervention_weight"] = weight
     logger = getattr(model, "_logger", None)
     if logger is not None:
-        logger.record("pretrain/intervention_recall", recall)
-        logger.record("pretrain/holdout_intervention_recall", h_recall)
+        logger.record("pretrain/intervention_recall", stats["intervention_recall"])
+        logger.record("pretrain/holdout_intervention_recall", stats["holdout_intervention_recall"])
     return stats
 
 
-def _intervention_recall(model, obs, actions, batch: int) -> tuple[float, float]:
+def _intervention_recall(model, obs, actions, batch: int = 4096) -> tuple[float, float]:
     """(share of the expert's interventions the greedy clone repeats, share of the expert's
     ``CONTINUE`` states where the clone intervenes)."""
-    import numpy as np
     import torch as th
 
     if len(actions) == 0:
