@@ -84,6 +84,27 @@ for v in hindsight hindsight_long hindsight_w3; do
   done
 done
 
+# 3f. round 2 of the hindsight selector: PPO on the train VMs mixed with 20 synthetic jobs
+#     (workloads: train+synthetic), and DQN in the meta mode from the same hindsight clone
+for r in ppo:hindsight_mix:ppo_hindsight_mix ppo:hindsight_mix_long:ppo_hindsight_mix_long \
+         dqn:hindsight_dqn:dqn_hindsight dqn:hindsight_dqn_m3:dqn_hindsight_m3; do
+  IFS=: read -r algo recipe name <<< "$r"
+  $FG train ClusterRightsizing-v0 --algo $algo --seed 0 --hyperparams experiments/cluster/hyperparams_$recipe.yml \
+      --run-dir runs/cluster_$name --no-progress-bar
+  mkdir -p results/cluster/runs/$name
+  cp runs/cluster_$name/best_model.zip results/cluster/models/$name.zip
+  for f in evaluations.csv pretrain.json command.txt best_model.json config.json; do
+    cp runs/cluster_$name/$f results/cluster/runs/$name/
+  done
+done
+$FG train ClusterRightsizing-v0 --algo ppo --seed 1 --hyperparams experiments/cluster/hyperparams_hindsight_mix_long.yml \
+    --run-dir runs/cluster_ppo_hindsight_mix_long_s1 --no-progress-bar
+mkdir -p results/cluster/runs/ppo_hindsight_mix_long_s1
+cp runs/cluster_ppo_hindsight_mix_long_s1/best_model.zip results/cluster/models/ppo_hindsight_mix_long_s1.zip
+for f in evaluations.csv pretrain.json command.txt best_model.json config.json; do
+  cp runs/cluster_ppo_hindsight_mix_long_s1/$f results/cluster/runs/ppo_hindsight_mix_long_s1/
+done
+
 # 4. test split: every baseline and the agents; table, Pareto plot, per-job CDFs
 $PY experiments/cluster/evaluate_test.py
 $PY experiments/cluster/evaluate_test.py --policies results/cluster/models/ppo_seed1.zip,results/cluster/models/ppo_oom1000.zip
@@ -94,6 +115,9 @@ $PY experiments/cluster/evaluate_test.py --policies meta_vpa,meta_best,meta_safe
 M=results/cluster/models
 $PY experiments/cluster/evaluate_test.py --policies $M/ppo_hindsight.zip,$M/ppo_hindsight_long.zip,$M/ppo_hindsight_w3.zip \
     --env-kwargs '{"action_mode": "meta"}'
+$PY experiments/cluster/evaluate_test.py --policies $M/ppo_hindsight_mix.zip,$M/ppo_hindsight_mix_long.zip,$M/dqn_hindsight.zip,$M/dqn_hindsight_m3.zip \
+    --env-kwargs '{"action_mode": "meta"}'
+$PY experiments/cluster/evaluate_test.py --policies $M/ppo_hindsight_mix_long_s1.zip --env-kwargs '{"action_mode": "meta"}'
 
 # 4b. the Autopilot-window calibration gap: one procedural knob at a time (30 VMs, whole month, simple model)
 $PY experiments/cluster/autopilot_window_gap.py

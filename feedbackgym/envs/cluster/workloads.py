@@ -585,16 +585,27 @@ def synthetic_workloads(seed: int = 0, count: int = 16, spec: SyntheticSpec | No
 _CACHE: dict = {}
 
 
+def _is_mix(source) -> bool:
+    """``"a+b"`` with every part a bundled split or ``"synthetic"`` (an opt-in training mix)."""
+    parts = source.split("+") if isinstance(source, str) else []
+    return len(parts) > 1 and all(p == "synthetic" or p in NAMED_SPLITS for p in parts)
+
+
 def load_workloads(source: str | os.PathLike = "train", *, seed: int = 0, count: int = 16, days: float = 14.0,
                    job_class: str = "serving", oom_tolerance: str = "low") -> list[Workload]:
     """Workloads by name or path: ``"train"``, ``"test"``, ``"all"`` (bundled Bitbrains splits),
-    ``"synthetic"`` (``count`` jobs of ``days`` days from ``seed``), or a Bitbrains folder/file.
+    ``"synthetic"`` (``count`` jobs of ``days`` days from ``seed``), a mix of those joined by ``+``
+    (``"train+synthetic"``: the 20 train VMs then the synthetic jobs), or a Bitbrains folder/file.
     Bundled and folder loads are cached per process (workloads are immutable)."""
     key = (str(source), seed, count, days, job_class, oom_tolerance)
     if key in _CACHE:
         return _CACHE[key]
     if source == "synthetic":
         out = synthetic_workloads(seed, count, days=days)
+    elif _is_mix(source):               # e.g. "train+synthetic": the parts' jobs, in order
+        out = [w for part in str(source).split("+")
+               for w in load_workloads(part, seed=seed, count=count, days=days, job_class=job_class,
+                                       oom_tolerance=oom_tolerance)]
     elif isinstance(source, str) and source in NAMED_SPLITS:
         out = load_bitbrains(bundled_folder(), names=NAMED_SPLITS[source], job_class=job_class,
                              oom_tolerance=oom_tolerance)
