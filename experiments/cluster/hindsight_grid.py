@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -31,6 +30,7 @@ import feedbackgym  # noqa: E402,F401
 from feedbackgym.envs.cluster.hindsight import HindsightArm, pretrain  # noqa: E402
 from feedbackgym.envs.cluster.meta import ARMS, ArmRule  # noqa: E402
 from feedbackgym.files import atomic_write  # noqa: E402
+from meta_grid import score  # noqa: E402  (this folder, sys.path[0] when run as a script)
 
 ENV = "feedbackgym/ClusterRightsizing-v0"
 #: candidate arm sets of the labeller (names of the meta mode's arms)
@@ -38,23 +38,6 @@ ARM_SETS = {"all": None,
             "max": [a[0] for a in ARMS if a[1] == "max"],
             "max12": [a[0] for a in ARMS if a[1] == "max" and a[2] == 12.0],
             "safe": [a[0] for a in ARMS if a[1] == "max" or (a[1] == "p98" and a[3] >= 1.2)]}
-
-
-def score(env, policy, jobs) -> dict:
-    eps = []
-    for j in jobs:
-        obs, info = env.reset(seed=0, options={"job_index": j})
-        policy.reset(env, obs, info)
-        done = False
-        while not done:
-            obs, r, term, trunc, info = env.step(policy.act(obs, info))
-            done = term or trunc
-        eps.append(info["episode_metrics"])
-    days = [int(x) for e in eps for x in e["limit_changes_by_day"].split()]
-    return {"memory_slack_mean": sum(e["memory_slack_day_sum"] for e in eps) / sum(e["job_days"] for e in eps),
-            "oom_per_task_day": sum(e["ooms"] for e in eps) / sum(e["task_days"] for e in eps),
-            "limit_changes_per_day_p99": float(np.percentile(days, 99)),
-            "limit_changes_per_day_p50": float(np.percentile(days, 50))}
 
 
 class Greedy:

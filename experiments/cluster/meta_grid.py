@@ -29,23 +29,28 @@ from feedbackgym.envs.cluster.meta import ARMS, ArmRule  # noqa: E402
 from feedbackgym.files import atomic_write  # noqa: E402
 
 
-def run_arm(env, arm: int, jobs) -> dict:
-    pol = ArmRule(arm)
+def score(env, policy, jobs) -> dict:
+    """``policy`` on each job once from its first window: memory slack (mean over job-days) @ OOMs
+    per task-day (pooled) and the pooled job-day percentiles of limit changes (also used by
+    hindsight_grid.py)."""
     eps = []
     for j in jobs:
         obs, info = env.reset(seed=0, options={"job_index": j})
-        pol.reset(env, obs, info)
+        policy.reset(env, obs, info)
         done = False
         while not done:
-            obs, r, term, trunc, info = env.step(pol.act(obs, info))
+            obs, r, term, trunc, info = env.step(policy.act(obs, info))
             done = term or trunc
         eps.append(info["episode_metrics"])
     days = [int(x) for e in eps for x in e["limit_changes_by_day"].split()]
-    return {"arm": ARMS[arm][0],
-            "memory_slack_mean": sum(e["memory_slack_day_sum"] for e in eps) / sum(e["job_days"] for e in eps),
+    return {"memory_slack_mean": sum(e["memory_slack_day_sum"] for e in eps) / sum(e["job_days"] for e in eps),
             "oom_per_task_day": sum(e["ooms"] for e in eps) / sum(e["task_days"] for e in eps),
             "limit_changes_per_day_p99": float(np.percentile(days, 99)),
             "limit_changes_per_day_p50": float(np.percentile(days, 50))}
+
+
+def run_arm(env, arm: int, jobs) -> dict:
+    return {"arm": ARMS[arm][0], **score(env, ArmRule(arm), jobs)}
 
 
 def main(argv=None):
