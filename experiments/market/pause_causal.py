@@ -204,11 +204,16 @@ METRIC_TEXT = {
 
 # ------------------------------------------------------------------------------------ episodes
 
+#: MarketParams overrides of every episode (``--no-reopen-restart``: the mechanism test); set by
+#: main() before the worker pool forks
+MARKET_OVERRIDES: dict = {}
+
+
 def run_forks(setting: str, seed: int, horizon: int, pause_lengths: Sequence[int], dose_all: bool,
               keep_paths: bool = False) -> dict:
     """One stop_logic episode with every fork; returns per-fork rows (and paths if asked)."""
     scenario, over = SETTINGS[setting]
-    p = scenario_params(scenario, **over)
+    p = scenario_params(scenario, **over, **MARKET_OVERRIDES)
     s0 = p.seller_start_s
     sim = MarketSim(p)
     sim.reset(np.random.default_rng(seed))
@@ -399,7 +404,12 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", default="results/market/crash")
     ap.add_argument("--plots", type=int, default=3, help="first forks drawn in pause_causal_paths.png")
+    ap.add_argument("--no-reopen-restart", action="store_true",
+                    help="mechanism test: the algorithms' signals are measured across a pause, not restarted at "
+                         "the reopening (MarketParams.reopen_signal_restart=False)")
     args = ap.parse_args(argv)
+    if args.no_reopen_restart:
+        MARKET_OVERRIDES["reopen_signal_restart"] = False
     settings = [s for s in args.settings.split(",") if s]
     lengths = [int(x) for x in args.pause_lengths.split(",") if x]
     jobs = [(s, args.first_seed + SEED_OFFSET[s] + k, args.horizon, lengths, args.dose_all,
@@ -428,7 +438,8 @@ def report(args, settings, lengths, episodes, rows):
     down = [r for r in rows if r["direction"] == "down"]
     cmd = (f".venv/bin/python experiments/market/pause_causal.py --seeds {args.seeds} --first-seed {args.first_seed} "
            f"--settings {','.join(settings)} --horizon {args.horizon} --pause-lengths {args.pause_lengths}"
-           f"{' --dose-all' if args.dose_all else ''} --workers {args.workers} --out {args.out}")
+           f"{' --dose-all' if args.dose_all else ''}{' --no-reopen-restart' if args.no_reopen_restart else ''} "
+           f"--workers {args.workers} --out {args.out}")
     n_checked = sum(r["validity_checked_s"] for r in rows)
     seeds = {s: [args.first_seed + SEED_OFFSET[s], args.first_seed + SEED_OFFSET[s] + args.seeds - 1] for s in settings}
     lines = ["# Does the 5-second pause cause the rebound? (issue 8, must-show 2)", "",
@@ -437,6 +448,9 @@ def report(args, settings, lengths, episodes, rows):
              f"{args.seeds} seeds each: " + ", ".join(f"{s} {a}..{b}" for s, (a, b) in seeds.items())
              + "; `stop_logic` (1 % move within 15 s -> 5-s reserved state), "
              f"branches run {args.horizon} s after the fork. Command: `{cmd}`.", "",
+             *(["**Mechanism test**: `reopen_signal_restart=False` -- the algorithms' signals (momentum look-back, "
+                "makers' stress, noise withdrawal) are measured across a pause instead of restarting at the "
+                "reopening; everything else as in the published run.", ""] if args.no_reopen_restart else []),
              f"Validity check (asserted): at every one of the {len(rows)} forks the unchanged copy (branch A) "
              f"reproduced the original path bit for bit ({n_checked} seconds compared); the driver's path equals "
              f"`crash_lib.run_episode`'s on every episode. (`copy.deepcopy` of a `MarketSim` alone is not a valid "

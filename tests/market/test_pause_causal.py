@@ -64,3 +64,20 @@ def test_deepcopy_of_a_market_is_a_fork():
         assert fork.t_s == sim.t_s and fork.mid == sim.mid and fork.volume == sim.volume
     assert fork.snapshot() == sim.snapshot()
     assert not np.shares_memory(fork._b.od, sim._b.od)
+
+
+def test_reopen_signal_restart_only_acts_at_a_reopening():
+    """``reopen_signal_restart=False`` (the mechanism test) changes nothing until a pause ends, and
+    then the path (the algorithms measure their signals across the pause)."""
+    paths = []
+    for restart in (True, False):
+        p = scenario_params("flash_crash", length_s=700, reopen_signal_restart=restart)
+        sim = MarketSim(p)
+        sim.reset(np.random.default_rng(7))
+        mids = []
+        for t in range(700):
+            sim.step(PAUSE if t == 500 else CONTINUE)
+            mids.append(sim.mid)
+        paths.append(np.array(mids))
+    assert np.array_equal(paths[0][:505], paths[1][:505], equal_nan=True)
+    assert not np.array_equal(paths[0][505:], paths[1][505:], equal_nan=True)

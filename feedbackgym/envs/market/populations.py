@@ -69,7 +69,7 @@ from .params_layout import (P_ACT_FB, P_ACT_VOL, P_BAND, P_BAND_DOUBLE, P_BAND_M
                             P_MK_HALF, P_MK_LEAN, P_MK_LEVELS, P_MK_PULL, P_MK_REFRESH, P_MK_SIZE, P_MK_WIDEN,
                             P_MOM_LOOKBACK, P_MOM_MAXPOS, P_MOM_RATE, P_MOM_THR, P_N_DEEP,
                             P_N_FUND, P_N_MAKERS, P_N_MOM, P_NEWS_DROP, P_NEWS_T, P_NOISE_DEPTH, P_NOISE_WITHDRAW,
-                            P_NOISE_IOC, P_NOISE_LIFE, P_NOISE_MKT, P_NOISE_RATE, P_PAUSE,
+                            P_NOISE_IOC, P_NOISE_LIFE, P_NOISE_MKT, P_NOISE_RATE, P_PAUSE, P_REOPEN_RESTART,
                             P_PRICE0, P_REF_WINDOW, P_ROUND_LOT, P_SELL_PART, P_SELL_SIZE,
                             P_SELL_START, P_SELL_WINDOW, P_SESSION_LENGTH, P_SESSION_OFFSET,
                             P_SIZE_MU, P_SIZE_SIGMA, P_STOP_DIST, P_TICK, P_N_NOISE)
@@ -659,7 +659,8 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
             ist[I_AUCTION_VOL] = auction_vol
             ist[I_HALT] = 0
             ist[I_INDICATIVE] = -1
-            ist[I_REOPEN_T] = t  # algorithms restart: signals are measured from the reopening
+            if prm[P_REOPEN_RESTART] > 0:
+                ist[I_REOPEN_T] = t  # algorithms restart: signals are measured from the reopening
             ist[I_PREV_MID2] = -1
             if prints_pending(ist):
                 after_submit(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st)

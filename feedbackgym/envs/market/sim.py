@@ -234,6 +234,10 @@ class MarketParams:
                                          "minutes (LULD)", boolean)
     reference_window_s: int = param(300, "reference price: mean trade price over this many seconds",
                                     number(1, 36000, integer=True))
+    reopen_signal_restart: bool = param(True, "after a reopening auction the algorithms' signals (momentum "
+                                        "look-back, makers' stress, noise withdrawal) are measured from "
+                                        "the reopening, not across the pause (False: across it; for "
+                                        "experiments/market/pause_causal.py's mechanism test)", boolean)
 
     def __post_init__(self):
         validate(self)
