@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import feedbackgym  # noqa: E402,F401
+from feedbackgym.agents.rollout import run_episode  # noqa: E402
 from feedbackgym.envs.cluster.meta import ARMS, ArmRule  # noqa: E402
+from feedbackgym.family import PlannedEpisode  # noqa: E402
 from feedbackgym.files import atomic_write  # noqa: E402
 
 
@@ -33,15 +35,7 @@ def score(env, policy, jobs) -> dict:
     """``policy`` on each job once from its first window: memory slack (mean over job-days) @ OOMs
     per task-day (pooled) and the pooled job-day percentiles of limit changes (also used by
     hindsight_grid.py)."""
-    eps = []
-    for j in jobs:
-        obs, info = env.reset(seed=0, options={"job_index": j})
-        policy.reset(env, obs, info)
-        done = False
-        while not done:
-            obs, r, term, trunc, info = env.step(policy.act(obs, info))
-            done = term or trunc
-        eps.append(info["episode_metrics"])
+    eps = [run_episode(env, policy, PlannedEpisode(0, {"job_index": j})) for j in jobs]  # records hold the metrics
     days = [int(x) for e in eps for x in e["limit_changes_by_day"].split()]
     return {"memory_slack_mean": sum(e["memory_slack_day_sum"] for e in eps) / sum(e["job_days"] for e in eps),
             "oom_per_task_day": sum(e["ooms"] for e in eps) / sum(e["task_days"] for e in eps),

@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 
 import feedbackgym  # noqa: F401
+from feedbackgym.agents.rollout import run_episode
 from feedbackgym.envs.cluster import kernel as K
 from feedbackgym.envs.cluster.config import RightsizingConfig
 from feedbackgym.envs.cluster.engine import OBS_DIM, Engine, build, draw_episode
 from feedbackgym.envs.cluster.meta import ARMS, N_ARMS, ArmRule, make_bank, slot_info
+from feedbackgym.family import PlannedEpisode
 
 ENV = "feedbackgym/ClusterRightsizing-v0"
 META = {"action_mode": "meta", "episode_days": 1.0}
@@ -112,16 +114,8 @@ def test_vpa_arm_reproduces_vpa():
         from feedbackgym.agents.baselines import make_baseline
         env = gym.make(ENV, action_mode=mode, **kw)
         p = make_baseline(ENV, pol)
-        out = []
-        for j in (0, 3):
-            obs, info = env.reset(seed=0, options={"job_index": j})
-            p.reset(env, obs, info)
-            done = False
-            while not done:
-                obs, r, te, tr, info = env.step(p.act(obs, info))
-                done = te or tr
-            m = info["episode_metrics"]
-            out.append((m["memory_slack_day_sum"], m["ooms"], m["limit_changes_by_day"], m["cpu_slack_day_sum"]))
-        res[key] = out
+        records = [run_episode(env, p, PlannedEpisode(0, {"job_index": j})) for j in (0, 3)]
+        res[key] = [(m["memory_slack_day_sum"], m["ooms"], m["limit_changes_by_day"], m["cpu_slack_day_sum"])
+                    for m in records]
     assert res["vpa"] == res["meta_vpa"] == res["meta_vpa_menu"]
     assert isinstance(ArmRule("vpa"), ArmRule)
