@@ -14,7 +14,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ...config import autoreset_mode_of, override
-from ..vector_utils import seeds_per_env, split_reset_options
+from ..vector_utils import seeds_per_env, split_reset_options, stack_infos
 from .execution_env import FlashCrashExecutionEnv
 from .maker_env import FlashCrashMarketMakerEnv
 from .roles_base import RoleEnv
@@ -67,14 +67,14 @@ class RoleVectorEnv(VectorEnv):
             for env in self.envs:
                 env._configure(cfg)
             self.config = cfg
-        info: dict = {}
+        rows = []
         for i in chosen:
             obs, inf = self.envs[i].reset(seed=seeds[i])
             self._obs[i] = obs
-            info = self._add_info(info, inf, i)
+            rows.append((i, inf))
             self._needs_reset[i] = False
         self._started = True
-        return self._obs.copy(), info
+        return self._obs.copy(), self._stack_infos(rows)
 
     def step(self, actions):
         if not self._started:
@@ -91,8 +91,9 @@ class RoleVectorEnv(VectorEnv):
         rewards = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
         truncated = np.zeros(n, dtype=bool)
-        vinfo: dict = {}
-        final_obs = final_info = None
+        final_obs = None
+        finals: list[tuple[int, dict]] = []
+        rows: list[tuple[int, dict]] = []
         for i, env in enumerate(self.envs):
             if self._needs_reset[i]:
                 obs, info = env.reset()
@@ -101,18 +102,22 @@ class RoleVectorEnv(VectorEnv):
                 rewards[i], terminated[i], truncated[i] = r, term, trunc
                 if (term or trunc) and same_step:
                     if final_obs is None:
-                        final_obs, final_info = np.full(n, None, dtype=object), {}
+                        final_obs = np.full(n, None, dtype=object)
                     final_obs[i] = obs
-                    final_info = self._add_info(final_info, info, i)
+                    finals.append((i, info))
                     obs, info = env.reset()
             self._obs[i] = obs
-            vinfo = self._add_info(vinfo, info, i)
+            rows.append((i, info))
         done = terminated | truncated
+        vinfo = self._stack_infos(rows)
         if final_obs is not None:
             vinfo.update({"final_obs": final_obs, "_final_obs": done.copy(),
-                          "final_info": final_info, "_final_info": done.copy()})
+                          "final_info": self._stack_infos(finals), "_final_info": done.copy()})
         self._needs_reset = done.copy() if not same_step else np.zeros(n, dtype=bool)
         return self._obs.copy(), rewards, terminated, truncated, vinfo
+
+    def _stack_infos(self, rows: list[tuple[int, dict]]) -> dict:
+        return stack_infos(self, rows)
 
     def close_extras(self, **kwargs):
         pass

@@ -8,8 +8,6 @@ arrays. It saves the per-env wrapper overhead of ``SyncVectorEnv``, not the simu
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
@@ -23,7 +21,7 @@ from .episode import RegulatorEpisode
 from .metrics import COMPONENTS
 from .observe import OBS_BOUND
 from .sim import ACTION_NAMES
-from ..vector_utils import seeds_per_env, split_reset_options
+from ..vector_utils import seeds_per_env, split_reset_options, stack_infos
 
 
 class FlashCrashRegulatorVectorEnv(VectorEnv):
@@ -99,14 +97,14 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         rngs = {i: seeding.np_random(seeds[i])[0] for i in chosen if seeds[i] is not None or self._rngs[i] is None}
         if cfg is not self.config:
             self._configure(cfg)
-        info: dict = {}
+        rows = []
         for i in chosen:
             if i in rngs:
                 self._rngs[i] = rngs[i]
-            info = self._add_info(info, self._reset_one(i), i)
+            rows.append((i, self._reset_one(i)))
             self._needs_reset[i] = False
         self._started = True
-        return self._obs.copy(), info
+        return self._obs.copy(), self._stack_infos(rows)
 
     def _reset_one(self, i: int) -> dict:
         rng = self._rngs[i]
@@ -179,44 +177,7 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         return self._obs.copy(), rewards, terminated, np.zeros(n, dtype=bool), vinfo
 
     def _stack_infos(self, rows: list[tuple[int, dict]]) -> dict:
-        """Gymnasium's vector info layout of the sub-env infos ``rows`` ((index, info) pairs, in
-        index order): the dict folding ``VectorEnv._add_info`` over them builds -- same keys in the
-        same order, same arrays, dtypes and ``_key`` masks -- with each array made once instead of
-        a mask per key per sub-env (that fold was a quarter of a twin step)."""
-        n = self.num_envs
-        cols: dict[str, list] = {}
-        for i, info in rows:
-            for key, value in info.items():
-                col = cols.get(key)
-                if col is None:
-                    cols[key] = col = []
-                col.append((i, value))
-        out: dict = {}
-        for key, col in cols.items():
-            nested = [isinstance(v, dict) for _, v in col]
-            if key == "final_obs" or (any(nested) and not all(nested)):  # rare layouts: Gymnasium's own fold
-                folded: dict = {}
-                for i, info in rows:
-                    if key in info:
-                        folded = self._add_info(folded, {key: info[key]}, i)
-                out.update(folded)
-                continue
-            if nested[0]:
-                array: Any = self._stack_infos([(i, v) for i, v in col])
-            else:
-                v0 = col[0][1]
-                if type(v0) in (int, float, bool) or issubclass(type(v0), np.number):
-                    array = np.zeros(n, dtype=type(v0))
-                elif isinstance(v0, np.ndarray):
-                    array = np.zeros((n, *v0.shape), dtype=v0.dtype)
-                else:
-                    array = np.full(n, fill_value=None, dtype=object)
-                for i, v in col:
-                    array[i] = v
-            mask = np.zeros(n, dtype=np.bool_)
-            mask[[i for i, _ in col]] = True
-            out[key], out[f"_{key}"] = array, mask
-        return out
+        return stack_infos(self, rows)
 
     def _batch_reward(self, comps: np.ndarray, infos, stepped: np.ndarray) -> np.ndarray:
         """The weighted sum over components for every market at once (same float operations, in
