@@ -453,9 +453,8 @@ def report(args, settings, lengths, episodes, rows):
                 "reopening; everything else as in the published run.", ""] if args.no_reopen_restart else []),
              f"Validity check (asserted): at every one of the {len(rows)} forks the unchanged copy (branch A) "
              f"reproduced the original path bit for bit ({n_checked} seconds compared); the driver's path equals "
-             f"`crash_lib.run_episode`'s on every episode. (`copy.deepcopy` of a `MarketSim` alone is not a valid "
-             "fork: its `_ist`/`_fst`/`_lv` row views come out detached from the copied batch, so the copy's kernel "
-             "advances while its state reads stay frozen; `fork_sim` re-links them.)", "",
+             f"`crash_lib.run_episode`'s on every episode. (A fork is `copy.deepcopy` of the `MarketSim`, whose "
+             "`__deepcopy__` re-links its row views to the copied batch, and of the rule.)", "",
              f"Forks: {len(rows)} pauses after the seller's start in {len(episodes)} episodes "
              f"({len(first)} first pauses; {len(down)} forks on a falling price, "
              f"{len(rows) - len(down)} on a rising one). "
