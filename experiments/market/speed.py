@@ -4,7 +4,7 @@
 
 Measures, on this machine: one ``calm`` day (23,400 one-second steps, ~1,000 background traders),
 one ``flash_crash`` hour, a ``MarketBatch`` of N calm markets advanced by one compiled call per
-second -- the serial kernel, and the parallel kernel on 1 and on 2 numba threads (``threads=``),
+second -- the serial kernel, and two slices of the batch stepped by two threads (``threads=2``),
 interleaved in rounds on the same markets so machine load hits every variant alike -- and the same
 kernel with numba disabled (pure Python, a short run in a subprocess) to show what compilation
 buys. Batch steps/s are market-seconds per wall-second summed over the batch's markets. Book
@@ -48,51 +48,45 @@ def time_single(p, seed=0):
             "volume": sim.total_volume, "traders": traders(p)}
 
 
-BATCH_MODES = (("serial", 1, False), ("parallel, 1 thread", 1, True), ("parallel, 2 threads", 2, True))
+BATCH_MODES = (("serial", 1), ("2 threads", 2))
 
 
 def time_batch(n, steps, seed=0, rounds=3):
-    """Each mode of BATCH_MODES steps the same batch of ``n`` calm markets ``steps`` seconds in all,
-    in ``rounds`` interleaved chunks (the markets move on between chunks; every mode sees them at
-    the same times). The markets are spread over the trading day (session offsets 0 .. 6.5 h), so
-    the batch meets a day's mix of busy open and close and quiet midday, as the one-market day does."""
-    import numba
-
+    """Each mode of BATCH_MODES steps the same batch of ``n`` calm markets ``steps`` seconds in all
+    through ``MarketBatch.step`` (``threads`` 1: the serial kernel; 2: two slices stepped side by
+    side), in ``rounds`` interleaved chunks (the markets move on between chunks; every mode sees
+    them at the same times). The markets are spread over the trading day (session offsets 0 ..
+    6.5 h), so the batch meets a day's mix of busy open and close and quiet midday, as the
+    one-market day does."""
     from feedbackgym.envs.market.layout import I_TOTAL_EVENTS
-    from feedbackgym.envs.market.populations import step_batch
-    from feedbackgym.envs.market.sim import parallel_kernel
-    step_batch_parallel = parallel_kernel()  # MarketBatch(threads > 1)'s kernel and threading layer
     day = scenario_params("calm").session_length_s
     b = MarketBatch([scenario_params("calm", length_s=100000, session_offset_s=e * (day - steps) // n)
                      for e in range(n)])
     for e in range(n):
         b.reset_one(e, np.random.default_rng(seed + e))
     a = np.zeros(n, np.int64)
-    args = b._kernel_args() + (a,)
-    threads = numba.get_num_threads()
-    step_batch(*args)  # load/compile outside the timings
-    step_batch_parallel(*args)
+    for _, k in BATCH_MODES:  # load the kernel and start the pool outside the timings
+        b.threads = k
+        b.step(a)
     wall = dict.fromkeys([m[0] for m in BATCH_MODES], 0.0)
     cpu = dict.fromkeys(wall, 0.0)
     events = dict.fromkeys(wall, 0)
     chunk = max(1, steps // rounds)
     for _ in range(rounds):
-        for name, k, parallel in BATCH_MODES:
-            kernel = step_batch_parallel if parallel else step_batch
-            numba.set_num_threads(min(k, numba.config.NUMBA_NUM_THREADS))
+        for name, k in BATCH_MODES:
+            b.threads = k
             ev0 = int(b.ist[:, I_TOTAL_EVENTS].sum())
             t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(chunk):
-                kernel(*args)
+                b.step(a)
             wall[name] += time.perf_counter() - t0
             cpu[name] += time.process_time() - c0
             events[name] += int(b.ist[:, I_TOTAL_EVENTS].sum()) - ev0
-    numba.set_num_threads(threads)
     done = chunk * rounds
     return [{"markets": n, "mode": name, "threads": k, "steps": done, "wall_s": wall[name],
              "steps_per_s": n * done / wall[name], "steps_per_cpu_s": n * done / cpu[name],
              "book_events_per_s": events[name] / wall[name]}
-            for name, k, _ in BATCH_MODES]
+            for name, k in BATCH_MODES]
 
 
 def time_env(steps: int, num_envs: int) -> dict:
@@ -213,7 +207,7 @@ def main():
         f"Vectorised twin: best {best['steps_per_s']:,.0f} market-s/s ({best['markets']} markets, {best['mode']}), "
         f"{best['steps_per_s'] / best['threads']:,.0f} per thread; 2 threads vs serial: "
         + ", ".join(f"x{r['steps_per_s'] / serial[r['markets']]['steps_per_s']:.2f} ({r['markets']} markets)"
-                    for r in batches if r["mode"] == "parallel, 2 threads") + ".",
+                    for r in batches if r["mode"] == "2 threads") + ".",
         "",
         f"Compilation buys x{calm['steps_per_s'] / py['steps_per_s']:,.0f} on the calm day "
         "(numba, `cache=True`: compiled once per machine, loaded from `__pycache__` afterwards).",

@@ -1,6 +1,8 @@
-"""MarketBatch stepped by several numba threads gives every market the path it has serially and alone."""
+"""MarketBatch stepped by several threads gives every market the path it has serially and alone."""
 
+import copy
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -40,16 +42,13 @@ def _same(x, y):
     return np.array_equal(x, y, equal_nan=x.dtype.kind == "f")
 
 
-@pytest.mark.parametrize("agent_makers", [0, 1])
-def test_parallel_batch_equals_serial_batch_and_markets_alone(agent_makers):
+@pytest.mark.parametrize("agent_makers,threads", [(0, 2), (1, 2), (0, 3)])
+def test_parallel_batch_equals_serial_batch_and_markets_alone(agent_makers, threads):
     steps = 200
     serial = _run_batch(1, steps, agent_makers)
-    parallel = _run_batch(2, steps, agent_makers)
+    parallel = _run_batch(threads, steps, agent_makers)
     assert parallel._uniform_tables()
-    if parallel.threads > 1 and "NUMBA_THREADING_LAYER" not in os.environ:
-        import numba
-        assert numba.threading_layer() == "workqueue"  # not GNU OpenMP's spinning barriers
-    assert parallel.threads == 2 or parallel.threads == 1  # capped where numba has one thread only
+    assert parallel.threads == threads and parallel._pool is not None  # 5 markets: slices of 2-3 or 1-2
     for name in STATE:
         assert _same(getattr(serial, name), getattr(parallel, name)), name
     for e, p in enumerate(_params()):  # each market alone (a batch of one) walks the same path
@@ -64,11 +63,39 @@ def test_parallel_batch_equals_serial_batch_and_markets_alone(agent_makers):
 
 
 def test_thread_count_is_validated_and_capped():
-    from numba import config
-    p = [scenario_params("calm", length_s=10)]
+    p = [scenario_params("calm", length_s=10)] * 3
     assert MarketBatch(p).threads == 1
-    assert MarketBatch(p, threads=None).threads == config.NUMBA_NUM_THREADS
-    assert MarketBatch(p, threads=10**6).threads == config.NUMBA_NUM_THREADS
+    assert MarketBatch(p, threads=None).threads == min(3, len(os.sched_getaffinity(0)))
+    assert MarketBatch(p, threads=10**6).threads == 3  # no more threads than markets
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="threads"):
             MarketBatch(p, threads=bad)
+
+
+def test_threaded_batch_copies_and_pickles_without_its_pool_and_goes_on_alike():
+    b = _run_batch(2, 20)
+    for clone in (copy.deepcopy(b), pickle.loads(pickle.dumps(b))):
+        assert clone._pool is None
+        a = np.zeros(b.n, np.int64)
+        clone.step(a)
+        ref = copy.deepcopy(b)
+        ref.threads = 1
+        ref.step(a)
+        for name in STATE:
+            assert _same(getattr(clone, name), getattr(ref, name)), name
+
+
+def test_an_error_in_a_pool_thread_reaches_the_caller(monkeypatch):
+    from feedbackgym.envs.market import populations
+    b = _run_batch(2, 1)  # 5 markets on 2 threads: the caller steps 2, the pool thread 3
+    kernel, seen = populations.step_batch, []
+
+    def failing_on_the_pool_slice(*args):
+        seen.append(args[1].shape[0])
+        if args[1].shape[0] == 3:
+            raise RuntimeError("slice failed")
+        kernel(*args)
+    monkeypatch.setattr(populations, "step_batch", failing_on_the_pool_slice)
+    with pytest.raises(RuntimeError, match="slice failed"):
+        b.step(np.zeros(b.n, np.int64))
+    assert sorted(seen) == [2, 3]

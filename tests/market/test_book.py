@@ -10,7 +10,7 @@ from feedbackgym.envs.market.book import book_clear, cancel, submit
 
 class Book:
     def __init__(self):
-        self.od = np.zeros((L.N_OD, L.CAP), np.int64)
+        self.od = np.zeros((L.CAP, L.N_OD), np.int64)
         self.lv = np.zeros((L.N_LV, L.NL), np.int64)
         self.free = np.zeros(L.CAP, np.int64)
         self.ist = np.zeros(L.N_IST, np.int64)
@@ -142,10 +142,10 @@ def test_random_flow_keeps_book_consistent(seed):
             if oid >= 0:
                 live.append(oid)
         b.take_fills()
-    alive = b.od[L.O_SIDE] != 0
+    alive = b.od[:, L.O_SIDE] != 0
     for side, row in ((1, L.L_BQ), (-1, L.L_AQ)):
-        mask = alive & (b.od[L.O_SIDE] == side)
-        sums = np.bincount(b.od[L.O_PRICE][mask], weights=b.od[L.O_QTY][mask], minlength=L.NL)
+        mask = alive & (b.od[:, L.O_SIDE] == side)
+        sums = np.bincount(b.od[:, L.O_PRICE][mask], weights=b.od[:, L.O_QTY][mask], minlength=L.NL)
         assert np.array_equal(sums.astype(np.int64), b.lv[row])
     nz_b = np.nonzero(b.lv[L.L_BQ])[0]
     nz_a = np.nonzero(b.lv[L.L_AQ])[0]

@@ -28,8 +28,8 @@ from .rng import kernel
 def book_clear(od, lv, free, ist):
     """Empty book: every pool slot free, no best prices."""
     od[:, :] = 0
-    od[O_NEXT, :] = -1
-    od[O_PREV, :] = -1
+    od[:, O_NEXT] = -1
+    od[:, O_PREV] = -1
     lv[L_BQ, :] = 0
     lv[L_AQ, :] = 0
     lv[L_BH:, :] = -1
@@ -59,26 +59,26 @@ def _rescan_ask(lv, ist, start):
 
 @kernel
 def _unlink(od, lv, side, oid):
-    p = od[O_PRICE, oid]
-    nx = od[O_NEXT, oid]
-    pv = od[O_PREV, oid]
+    p = od[oid, O_PRICE]
+    nx = od[oid, O_NEXT]
+    pv = od[oid, O_PREV]
     h = L_BH if side > 0 else L_AH
     if pv >= 0:
-        od[O_NEXT, pv] = nx
+        od[pv, O_NEXT] = nx
     else:
         lv[h, p] = nx
     if nx >= 0:
-        od[O_PREV, nx] = pv
+        od[nx, O_PREV] = pv
     else:
         lv[h + 1, p] = pv
 
 
 @kernel
 def _release(od, free, ist, oid):
-    od[O_SIDE, oid] = 0
-    od[O_QTY, oid] = 0
-    od[O_NEXT, oid] = -1
-    od[O_PREV, oid] = -1
+    od[oid, O_SIDE] = 0
+    od[oid, O_QTY] = 0
+    od[oid, O_NEXT] = -1
+    od[oid, O_PREV] = -1
     free[ist[I_FREE]] = oid
     ist[I_FREE] += 1
 
@@ -92,16 +92,16 @@ def rest(od, lv, free, ist, side, price, qty, owner):
     oid = free[ist[I_FREE]]
     if oid + 1 > ist[I_HIWATER]:
         ist[I_HIWATER] = oid + 1
-    od[O_PRICE, oid] = price
-    od[O_QTY, oid] = qty
-    od[O_SIDE, oid] = side
-    od[O_OWNER, oid] = owner
-    od[O_NEXT, oid] = -1
+    od[oid, O_PRICE] = price
+    od[oid, O_QTY] = qty
+    od[oid, O_SIDE] = side
+    od[oid, O_OWNER] = owner
+    od[oid, O_NEXT] = -1
     h = L_BH if side > 0 else L_AH
     tail = lv[h + 1, price]
-    od[O_PREV, oid] = tail
+    od[oid, O_PREV] = tail
     if tail >= 0:
-        od[O_NEXT, tail] = oid
+        od[tail, O_NEXT] = oid
     else:
         lv[h, price] = oid
     lv[h + 1, price] = oid
@@ -121,12 +121,12 @@ def cancel(od, lv, free, ist, oid):
     """Cancel resting order ``oid``; returns the quantity removed (0 if it was not resting)."""
     if oid < 0 or oid >= CAP:
         return 0
-    side = od[O_SIDE, oid]
+    side = od[oid, O_SIDE]
     if side == 0:
         return 0
     ist[I_EVENTS] += 1
-    p = od[O_PRICE, oid]
-    q = od[O_QTY, oid]
+    p = od[oid, O_PRICE]
+    q = od[oid, O_QTY]
     _unlink(od, lv, side, oid)
     if side > 0:
         lv[L_BQ, p] -= q
@@ -175,13 +175,13 @@ def take_head(od, lv, free, ist, fills, book_side, p, qty, aggr_owner, aggr_side
     h = L_BH if book_side > 0 else L_AH
     qrow = L_BQ if book_side > 0 else L_AQ
     oid = lv[h, p]
-    q = od[O_QTY, oid]
+    q = od[oid, O_QTY]
     if qty < q:
         q = qty
-    record_trade(ist, fills, aggr_owner, aggr_side, od[O_OWNER, oid], q, print_price)
-    od[O_QTY, oid] -= q
+    record_trade(ist, fills, aggr_owner, aggr_side, od[oid, O_OWNER], q, print_price)
+    od[oid, O_QTY] -= q
     lv[qrow, p] -= q
-    if od[O_QTY, oid] == 0:
+    if od[oid, O_QTY] == 0:
         _unlink(od, lv, book_side, oid)
         _release(od, free, ist, oid)
     if lv[qrow, p] == 0:
@@ -261,9 +261,9 @@ def _reduce_head(od, lv, free, ist, book_side, p, q):
     h = L_BH if book_side > 0 else L_AH
     qrow = L_BQ if book_side > 0 else L_AQ
     oid = lv[h, p]
-    od[O_QTY, oid] -= q
+    od[oid, O_QTY] -= q
     lv[qrow, p] -= q
-    if od[O_QTY, oid] == 0:
+    if od[oid, O_QTY] == 0:
         _unlink(od, lv, book_side, oid)
         _release(od, free, ist, oid)
     if lv[qrow, p] == 0:
@@ -285,9 +285,9 @@ def cross_heads(od, lv, free, ist, fills, print_price):
     ba = ist[I_BA]
     bid = lv[L_BH, bb]
     ask = lv[L_AH, ba]
-    q = min(od[O_QTY, bid], od[O_QTY, ask])
-    bid_owner = od[O_OWNER, bid]
-    ask_owner = od[O_OWNER, ask]
+    q = min(od[bid, O_QTY], od[ask, O_QTY])
+    bid_owner = od[bid, O_OWNER]
+    ask_owner = od[ask, O_OWNER]
     record_trade(ist, fills, bid_owner, 0, ask_owner, q, print_price)
     n = ist[I_NFILL]
     fills[1, n - 2] = 1   # the bid bought

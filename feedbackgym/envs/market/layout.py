@@ -17,7 +17,8 @@ MAXA = 16          # external (agent-controlled) market makers per market
 # order kinds
 LIMIT, MARKET, IOC = 0, 1, 2
 
-# od rows (order pool)
+# od columns (order pool, [CAP, N_OD]: one order's fields side by side, so a touched order costs
+# one or two cache lines instead of one per field; a batch of markets outgrows the L2 cache otherwise)
 O_PRICE, O_QTY, O_SIDE, O_OWNER, O_NEXT, O_PREV = range(6)
 N_OD = 6
 # lv rows (price ladder)

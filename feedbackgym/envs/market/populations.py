@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import rng as R
 from .rng import NO_NRT, kernel, kernel_inline
@@ -269,8 +269,8 @@ def ev_cancel(ist, od, lv, free, rs):
     if hw == 0:
         return
     oid = R.randint(rs, hw)
-    typ = od[O_OWNER, oid] // OWNER_BASE
-    if od[O_SIDE, oid] != 0 and typ != T_MAKER and typ != T_AGENT:
+    typ = od[oid, O_OWNER] // OWNER_BASE
+    if od[oid, O_SIDE] != 0 and typ != T_MAKER and typ != T_AGENT:
         cancel(od, lv, free, ist, oid)
 
 
@@ -414,7 +414,7 @@ def agent_orders(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st, aq, n_a
             aq[k, AQ_TAKE] = 0
             for col in (AQ_BID_OID, AQ_ASK_OID):  # no self-trade: the agent's own quotes leave first
                 oid = aq[k, col]
-                if oid >= 0 and od[O_SIDE, oid] != 0 and od[O_OWNER, oid] == owner:
+                if oid >= 0 and od[oid, O_SIDE] != 0 and od[oid, O_OWNER] == owner:
                     cancel(od, lv, free, ist, oid)
                 aq[k, col] = -1
             submit(od, lv, free, ist, fills, 1 if take > 0 else -1, 0, abs(take), owner, MARKET)
@@ -438,8 +438,8 @@ def agent_orders(prm, ist, fst, od, lv, free, fills, mk, fu, dv, mo, st, aq, n_a
                         price = ist[I_BB] + 1
             oid = aq[k, col]
             if oid >= 0:
-                live = od[O_SIDE, oid] == side and od[O_OWNER, oid] == owner
-                if live and od[O_PRICE, oid] == price and od[O_QTY, oid] == size:
+                live = od[oid, O_SIDE] == side and od[oid, O_OWNER] == owner
+                if live and od[oid, O_PRICE] == price and od[oid, O_QTY] == size:
                     continue
                 if live:
                     cancel(od, lv, free, ist, oid)
@@ -716,22 +716,10 @@ def step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, s
     ist[I_T] = t + 1
 
 
-@kernel
+@njit(cache=True, nogil=True, **NO_NRT)  # as rng.kernel; nogil: MarketBatch may step slices from threads
 def step_batch(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq, actions):
     """Advance every market of a batch (leading axis) by one second."""
     for e in range(ist.shape[0]):
-        step_market(prm[e], ist[e], fst[e], od[e], lv[e], free[e], fills[e], hist[e], mk[e], mko[e],
-                    fu[e], dv[e], mo[e], st[e], rs[e], ev[e], ctl[e], aq[e], actions[e])
-
-
-@njit(cache=True, parallel=True, **NO_NRT)  # as rng.kernel
-def step_batch_parallel(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq,
-                        actions):
-    """:func:`step_batch` with the markets shared among numba's threads (``numba.set_num_threads``).
-
-    Markets share no state and each draws from its own stream, so every market's path is the one
-    it has in :func:`step_batch` or alone, whatever the thread count and scheduling."""
-    for e in prange(ist.shape[0]):
         step_market(prm[e], ist[e], fst[e], od[e], lv[e], free[e], fills[e], hist[e], mk[e], mko[e],
                     fu[e], dv[e], mo[e], st[e], rs[e], ev[e], ctl[e], aq[e], actions[e])
 

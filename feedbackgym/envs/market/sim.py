@@ -102,6 +102,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -285,13 +287,17 @@ class MarketBatch:
     reset with its own generator, and a market gives the same path in a batch as alone.
     State attributes are numpy arrays with one entry per market (see :class:`MarketSim`).
 
-    ``threads``: numba threads that step the markets (default 1: the serial kernel, one core, no
-    thread pool; ``None``: every thread numba has, ``NUMBA_NUM_THREADS``, the machine's cores by
-    default; larger values are capped there). A market's path is the same for every thread count.
-    The serial default is deliberate: a batch is often one of several envs or workers per machine,
-    and a thread pool only pays where cores are free. Parallel steps run on numba's ``workqueue``
-    threading layer unless the process chose another (see :func:`parallel_kernel`); do not step
-    parallel batches from two Python threads at once.
+    ``threads``: threads that step the markets (default 1: the serial kernel on the caller's
+    thread, no pool; ``None``: one per CPU this process may use; capped at the number of markets).
+    With ``k`` > 1 the markets are cut into ``k`` contiguous slices, the caller steps the first and
+    a pool of ``k - 1`` Python threads the others, each through the serial kernel, which releases the GIL (``nogil``). A
+    market's path is the same for every thread count (markets share no state). The serial default
+    is deliberate: a batch is often one of several envs or workers per machine, and threads only
+    pay where cores are free and each slice has enough markets (measured on 2 cores: slower than
+    serial at 16 markets, ~1.4x at 64, ~1.7x at 256; ``experiments/market/speed.py``).
+    Python threads rather than a numba ``prange`` kernel: numba's fork-safe ``workqueue`` layer
+    cost ~0.15 ms per launch (3x the work of 16 markets), and its OpenMP layer stalls on busy
+    shared cores. Do not step one batch from two Python threads at once.
     """
 
     def __init__(self, params_list, agent_makers: int = 0, threads: int | None = 1):
@@ -305,13 +311,13 @@ class MarketBatch:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
                                     or threads < 1):
             raise ValueError(f"threads: expected an integer >= 1 or None, got {threads!r}")
-        self.threads = _thread_count(threads)
         for p in params_list:
             if not isinstance(p, MarketParams):
                 raise ValueError(f"MarketBatch: expected MarketParams, got {type(p).__name__}")
         self.params_list = params_list
         n = len(params_list)
         self.n = n
+        self.threads = min(_thread_count(threads), n)
         self.prm = np.stack([pack_params(p) for p in params_list])
         nf = max(1, max(p.n_fundamental for p in params_list))
         nd = max(1, max(p.n_deep_value for p in params_list))
@@ -319,7 +325,7 @@ class MarketBatch:
         ns = max(p.stop_orders for p in params_list)
         self.ist = np.zeros((n, L.N_IST), np.int64)
         self.fst = np.zeros((n, L.N_FST), np.float64)
-        self.od = np.zeros((n, L.N_OD, L.CAP), np.int64)
+        self.od = np.zeros((n, L.CAP, L.N_OD), np.int64)
         self.lv = np.zeros((n, L.N_LV, L.NL), np.int64)
         self.free = np.zeros((n, L.CAP), np.int64)
         self.fills = np.zeros((n, 4, L.MAXF), np.int64)
@@ -338,6 +344,13 @@ class MarketBatch:
         self.aq[:, :, L.AQ_ASK_OID] = -1
         self.tick = np.array([p.tick_size for p in params_list])
         self._ready = np.zeros(n, bool)
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None  # (owner pid, pool), made on first use
+
+    def __getstate__(self) -> dict:
+        """Copies and pickles leave the thread pool behind (the copy makes its own on first use)."""
+        state = vars(self).copy()
+        state["_pool"] = None
+        return state
 
     def _uniform_tables(self) -> bool:
         """Every market uses its full trader tables (one compiled call steps them all)."""
@@ -393,7 +406,7 @@ class MarketBatch:
             raise RuntimeError("MarketBatch.step called before reset")
         if self._uniform_tables():
             if self.threads > 1 and self.n > 1:
-                _step_parallel(self.threads, self._kernel_args() + (a,))
+                self._step_threads(self._kernel_args() + (a,))
             else:
                 step_batch(*self._kernel_args(), a)  # type: ignore[call-arg]  # numba Dispatcher stub: no *args
         else:  # tables of different sizes: one call per market on its own slice
@@ -405,6 +418,22 @@ class MarketBatch:
                 arrs[12] = self.mo[e][:, :p.n_momentum]
                 arrs[13] = self.st[e][:, :p.stop_orders]
                 step_market(*arrs, int(a[e]))  # type: ignore[call-arg]  # as above
+
+    def _step_threads(self, args: tuple) -> None:
+        """One second of the batch, its markets cut into ``threads`` slices stepped side by side."""
+        from .populations import step_batch
+        k = min(self.threads, self.n)
+        cuts = np.linspace(0, self.n, k + 1).round().astype(int)
+        if self._pool is None or self._pool[0] != os.getpid():  # none yet, or inherited through fork
+            self._pool = (os.getpid(), ThreadPoolExecutor(self.threads - 1, thread_name_prefix="MarketBatch"))
+        pool = self._pool[1]
+        slices = [tuple(x[lo:hi] for x in args) for lo, hi in zip(cuts[:-1], cuts[1:])]
+        futures = [pool.submit(step_batch, *part) for part in slices[1:]]
+        try:
+            step_batch(*slices[0])  # type: ignore[call-arg]  # numba Dispatcher stub: no *args
+        finally:
+            for f in futures:
+                f.result()  # re-raises a slice's error after every slice has finished
 
     # ------------------------------------------------------------- external agents (see module doc)
     def _agent(self, e: int, k: int) -> None:
@@ -474,41 +503,10 @@ class MarketBatch:
 
 
 def _thread_count(threads: int | None) -> int:
-    """``threads`` capped at numba's thread count (``None``: all of them); 1 without importing numba."""
-    if threads == 1:
-        return 1
-    from numba import config
-    n = int(config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]  # set at numba's import
-    return n if threads is None else min(int(threads), n)
-
-
-def parallel_kernel():
-    """The compiled parallel batch step (``populations.step_batch_parallel``), with numba's
-    threading layer set to ``workqueue`` if the process has launched no parallel code yet and
-    chose no layer (``NUMBA_THREADING_LAYER``). Where TBB is absent numba would take GNU OpenMP,
-    whose spinning barriers stall when the machine is busier than its cores (measured on 2 shared
-    cores: ~70x slower than the serial kernel); workqueue does not, and is fork-safe. It must not
-    be entered from two Python threads at once (numba aborts), which the serial default avoids."""
-    import numba
-    try:
-        numba.threading_layer()
-    except ValueError:  # no parallel region launched in this process yet: the layer is still open
-        if numba.config.THREADING_LAYER == "default":
-            numba.config.THREADING_LAYER = "workqueue"
-    from .populations import step_batch_parallel
-    return step_batch_parallel
-
-
-def _step_parallel(threads: int, args: tuple) -> None:
-    """One second of a batch on ``threads`` numba threads; the caller's thread count is restored."""
-    import numba
-    kernel = parallel_kernel()
-    before = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        kernel(*args)
-    finally:
-        numba.set_num_threads(before)
+    """``threads``, or one per CPU this process may use for ``None``."""
+    if threads is None:
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    return int(threads)
 
 
 def _step_batch(*args):
@@ -890,8 +888,8 @@ class MarketSim:
         for col, side in ((L.AQ_BID_OID, 1), (L.AQ_ASK_OID, -1)):
             oid = self._b.aq[0, k, col]
             od = self._b.od[0]
-            live = oid >= 0 and od[L.O_SIDE, oid] == side and od[L.O_OWNER, oid] == L.T_AGENT * L.OWNER_BASE + k
-            out.append(float(od[L.O_PRICE, oid]) * self._tick if live else math.nan)
+            live = oid >= 0 and od[oid, L.O_SIDE] == side and od[oid, L.O_OWNER] == L.T_AGENT * L.OWNER_BASE + k
+            out.append(float(od[oid, L.O_PRICE]) * self._tick if live else math.nan)
         return out[0], out[1]
 
     @property
