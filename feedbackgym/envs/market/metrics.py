@@ -77,14 +77,6 @@ METRIC_NAMES = (
 )
 
 
-def _f(x, default=math.nan) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return default
-    return v if math.isfinite(v) else default
-
-
 def shock_time_s(params) -> int:
     """The shock second of a scenario's parameters: the seller's start, else the news, else the
     seller's start anyway (a placebo on calm days), capped inside the episode."""
@@ -97,230 +89,118 @@ def shock_time_s(params) -> int:
     return int(max(1, min(t, params.length_s - 1)))
 
 
+def metric_constants(shock_s: int, length_s: int, seller_size: int = 0, *, stress_s: int = 900,
+                     pre_window_s: int = 60, depth_window_s: int = 300, magnet_window_s: int = 120,
+                     spread_cap_ticks: float = 100.0, volume_memory_s: float = 300.0) -> list[float]:
+    """A market's metric constants as the kernels read them (``batch_observe.MC_*`` order)."""
+    return [float(int(shock_s)), float(int(length_s)), float(int(seller_size)), float(int(stress_s)),
+            float(int(pre_window_s)), float(int(depth_window_s)), float(int(magnet_window_s)),
+            float(spread_cap_ticks), 1.0 / float(volume_memory_s)]
+
+
+def weight_arrays(weights: Mapping[str, float] | None = None):
+    """The composite loss's weights as (component indices, weights) in the mapping's order (the
+    order the loss is summed in)."""
+    import numpy as np
+    pairs = tuple((k, float(v)) for k, v in (weights or COMPOSITE_WEIGHTS).items())
+    return (np.array([COMPONENTS.index(k) for k, _ in pairs], dtype=np.int64),
+            np.array([w for _, w in pairs], dtype=np.float64))
+
+
 class EpisodeMetrics:
-    """Online episode metrics and per-second reward components (see the module docstring)."""
+    """Online episode metrics and per-second reward components of one market (see the module
+    docstring): snapshot dicts in; the per-second formulas are
+    :mod:`~feedbackgym.envs.market.batch_observe`'s kernel on a batch of one."""
 
     def __init__(self, shock_s: int, length_s: int, seller_size: int = 0, *, stress_s: int = 900,
                  pre_window_s: int = 60, depth_window_s: int = 300, magnet_window_s: int = 120,
                  spread_cap_ticks: float = 100.0, volume_memory_s: float = 300.0,
                  weights: Mapping[str, float] | None = None):
-        self.shock_s = int(shock_s)
-        self.length_s = int(length_s)
-        self.seller_size = int(seller_size)
-        self.stress_s = int(stress_s)
-        self.pre_window_s = int(pre_window_s)
-        self.depth_window_s = int(depth_window_s)
-        self.magnet_window_s = int(magnet_window_s)
-        self.spread_cap_ticks = float(spread_cap_ticks)
-        self.volume_alpha = 1.0 / float(volume_memory_s)
-        self.weights = tuple((k, float(v)) for k, v in (weights or COMPOSITE_WEIGHTS).items())
-        # running state
-        self.steps = 0
-        self.loss_sum = 0.0
-        self.dislocation_sum = 0.0
-        self.halted_s = 0
-        self.n_halts = 0
-        self._was_halted = False
-        self._halted_total = 0.0
-        self._pre_mid_sum = 0.0
-        self._pre_mid_n = 0
-        self._pre_depth_sum = 0.0
-        self._pre_depth_n = 0
-        self._last_mid = math.nan
-        self._spread = {"calm": [0.0, 0], "stress": [0.0, 0]}
-        self.pre_mid = math.nan
-        self.pre_depth = math.nan
-        self.max_drawdown_pct = 0.0
-        self.trough_t = self.shock_s
-        self.trough_mid = math.nan
-        self.depth_at_trough = math.nan
-        self.min_depth = math.inf
-        self.retrace_t: list[int | None] = [None, None]
-        self._fund_vol_rate = 0.0
-        self._fund_vol_seen = False
-        self._reopen_price = math.nan
-        self._reopen_t = -10**9
-        self._maker_vol = 0.0
-        self._sides = 0.0
-        self._inv_start = math.nan
-        self._inv_end = math.nan
-        self.seller_done_t: int | None = None
-        self._seller_qty = 0.0
-        self._seller_value = 0.0
+        import numpy as np
 
-    # ------------------------------------------------------------------------------ per second
+        from . import batch_observe as B
+        self._mc = np.array([metric_constants(shock_s, length_s, seller_size, stress_s=stress_s,
+                                              pre_window_s=pre_window_s, depth_window_s=depth_window_s,
+                                              magnet_window_s=magnet_window_s, spread_cap_ticks=spread_cap_ticks,
+                                              volume_memory_s=volume_memory_s)])
+        self._ms = B.metrics_state(self._mc[0])[None, :]
+        self._widx, self._wval = weight_arrays(weights)
+        self._row = np.zeros((1, B.N_ROW))
+        self._depth = np.zeros((1, 2, 0))
+        self._c = np.zeros((1, len(COMPONENTS)))
+        self._which = np.zeros(1, dtype=np.int64)
+
+    @property
+    def steps(self) -> int:
+        """Seconds accounted."""
+        from .batch_observe import M_STEPS
+        return int(self._ms[0, M_STEPS])
 
     def update(self, s: Mapping[str, Any]) -> dict[str, float]:
         """Account one simulated second (the snapshot after the step); returns its reward components."""
-        t = int(s["t_s"]) - 1          # the second that just ran
-        mid = _f(s.get("mid"))
-        if not math.isfinite(mid) or mid <= 0.0:   # no price this second: keep the last one
-            mid = self._last_mid
-        self._last_mid = mid
-        halted = bool(s.get("halted"))
-        fundamental = _f(s.get("fundamental"), mid)
-        spread = _f(s.get("spread_ticks"), self.spread_cap_ticks)
-        spread = min(max(spread, 0.0), self.spread_cap_ticks)
-        depth_bid = _f(s.get("depth_bid_near"), 0.0)
-        volume = _f(s.get("volume"), 0.0)
-
-        halted = self._track_halts(s, t, mid, halted)
-        self._track_pre_shock(t, mid, depth_bid, halted)
-        self._track_spread(t, spread, halted)
-        self._track_crash(s, t, mid, depth_bid, volume, halted)
-        self._track_seller(s, t)
-        return self._components(s, t, mid, fundamental, spread, halted)
-
-    def _track_halts(self, s: Mapping[str, Any], t: int, mid: float, halted: bool) -> bool:
-        """Halt counters; returns whether this second counts as halted. A second counts as halted
-        if the exchange halted it (the simulator's running total says so even when the market
-        reopened at its end); else the flag after the second."""
-        total = s.get("halted_s_total")
-        if total is not None:
-            total = _f(total, 0.0)
-            halted_second = total > self._halted_total
-            self._halted_total = total
-        else:
-            halted_second = halted
-        if halted_second:
-            self.halted_s += 1
-        count = s.get("n_halts")
-        if count is not None:
-            self.n_halts = int(_f(count, 0.0))
-        elif halted and not self._was_halted:
-            self.n_halts += 1
-        if self._was_halted and not halted:
-            self._reopen_price, self._reopen_t = mid, t
-        self._was_halted = halted
-        return halted_second
-
-    def _track_pre_shock(self, t: int, mid: float, depth_bid: float, halted: bool) -> None:
-        """Pre-shock references."""
-        if self.shock_s - self.pre_window_s <= t < self.shock_s and math.isfinite(mid):
-            self._pre_mid_sum += mid
-            self._pre_mid_n += 1
-        if self.shock_s - self.depth_window_s <= t < self.shock_s and not halted:
-            self._pre_depth_sum += depth_bid
-            self._pre_depth_n += 1
-        if t == self.shock_s or (t > self.shock_s and not math.isfinite(self.pre_mid)):
-            self._freeze_pre(mid, depth_bid)
-
-    def _track_spread(self, t: int, spread: float, halted: bool) -> None:
-        """Spread, time-weighted over trading seconds."""
-        if not halted:
-            if t < self.shock_s:
-                self._spread["calm"][0] += spread
-                self._spread["calm"][1] += 1
-            elif t < self.shock_s + self.stress_s:
-                self._spread["stress"][0] += spread
-                self._spread["stress"][1] += 1
-
-    def _track_crash(self, s: Mapping[str, Any], t: int, mid: float, depth_bid: float, volume: float,
-                     halted: bool) -> None:
-        """The crash after the shock: drawdown, trough, retracement, depth, makers."""
-        in_stress = self.shock_s <= t < self.shock_s + self.stress_s
-        if t >= self.shock_s and math.isfinite(mid) and math.isfinite(self.pre_mid):
-            dd = (self.pre_mid - mid) / self.pre_mid * 100.0
-            if dd > self.max_drawdown_pct or not math.isfinite(self.trough_mid):
-                if dd > self.max_drawdown_pct:
-                    self.max_drawdown_pct = dd
-                self.trough_t, self.trough_mid, self.depth_at_trough = t, mid, depth_bid
-                self.retrace_t = [None, None]
-            else:
-                fall = self.pre_mid - self.trough_mid
-                for k, frac in enumerate((0.5, 0.9)):
-                    if self.retrace_t[k] is None and mid >= self.trough_mid + frac * fall:
-                        self.retrace_t[k] = t
-        if in_stress:
-            if not halted:
-                self.min_depth = min(self.min_depth, depth_bid)
-            self._maker_vol += _f(s.get("maker_volume"), 0.0)
-            self._sides += 2.0 * volume
-            inv = _f(s.get("maker_net_inventory"))
-            if math.isfinite(inv):
-                if not math.isfinite(self._inv_start):
-                    self._inv_start = inv
-                self._inv_end = inv
-
-    def _track_seller(self, s: Mapping[str, Any], t: int) -> None:
-        if self.seller_size > 0:
-            self._seller_qty = _f(s.get("seller_executed_qty"), self._seller_qty)
-            self._seller_value = _f(s.get("seller_executed_value"), self._seller_value)
-            if self.seller_done_t is None and _f(s.get("seller_remaining"), 1.0) <= 0 and self._seller_qty > 0:
-                self.seller_done_t = t
-
-    def _components(self, s: Mapping[str, Any], t: int, mid: float, fundamental: float, spread: float,
-                    halted: bool) -> dict[str, float]:
-        """This second's reward components; adds its loss to the episode's sums."""
-        dislocation = abs(mid - fundamental) / fundamental * 100.0 if math.isfinite(mid) and fundamental > 0 else 0.0
-        fund_vol = _f(s.get("fundamental_volume"), 0.0)
-        if halted:
-            lost = self._fund_vol_rate
-        else:
-            lost = 0.0
-            if self._fund_vol_seen:
-                self._fund_vol_rate += self.volume_alpha * (fund_vol - self._fund_vol_rate)
-            else:
-                self._fund_vol_rate, self._fund_vol_seen = fund_vol, True
-        magnet = 0.0
-        if not halted and t - self._reopen_t < self.magnet_window_s and math.isfinite(self._reopen_price) \
-                and math.isfinite(mid):
-            magnet = max(0.0, (self._reopen_price - mid) / self._reopen_price * 100.0)
-        c = {"dislocation_pct": dislocation, "spread_excess_ticks": max(spread - 1.0, 0.0),
-             "halted_s": 1.0 if halted else 0.0, "lost_fundamental_volume": lost, "magnet_pct": magnet}
-        loss = 0.0
-        for k, w in self.weights:
-            loss += w * c[k]
-        self.loss_sum += loss
-        self.dislocation_sum += dislocation
-        self.steps += 1
-        return c
-
-    def _freeze_pre(self, mid: float, depth_bid: float) -> None:
-        self.pre_mid = self._pre_mid_sum / self._pre_mid_n if self._pre_mid_n else mid
-        self.pre_depth = self._pre_depth_sum / self._pre_depth_n if self._pre_depth_n else depth_bid
-
-    # ---------------------------------------------------------------------------- episode end
+        from . import batch_observe as B
+        B.row_of(s, self._row[0], self._depth[0])
+        B.metrics_seconds(self._row, self._ms, self._mc, self._widx, self._wval, self._c, self._which)
+        return dict(zip(COMPONENTS, self._c[0].tolist()))
 
     def result(self) -> dict[str, float]:
         """The episode's metrics (all finite floats; see the module docstring)."""
-        end_t = max(self.steps - 1, self.shock_s)
-        pre_depth = self.pre_depth if math.isfinite(self.pre_depth) and self.pre_depth > 0 else math.nan
+        return metrics_result(self._ms[0], self._mc[0])
 
-        def frac(d):
-            if not math.isfinite(pre_depth) or not math.isfinite(d):
-                return 1.0
-            return d / pre_depth
 
-        retrace = [(r - self.trough_t) if r is not None else (end_t - self.trough_t) for r in self.retrace_t]
-        sc, ss = self._spread["calm"], self._spread["stress"]
-        net = abs(self._inv_end - self._inv_start) if math.isfinite(self._inv_start) else 0.0
-        seller_t: float
-        if self.seller_size > 0:
-            seller_t = (self.seller_done_t if self.seller_done_t is not None else end_t + 1) - self.shock_s
-            ref = self.pre_mid if math.isfinite(self.pre_mid) else math.nan
-            shortfall = ((ref * self._seller_qty - self._seller_value) / (ref * self._seller_qty) * 1e4
-                         if self._seller_qty > 0 and math.isfinite(ref) else 0.0)
-        else:
-            seller_t, shortfall = 0.0, 0.0
-        return {
-            "max_drawdown_pct": float(self.max_drawdown_pct),
-            "time_to_trough_s": float(self.trough_t - self.shock_s),
-            "retrace_50_s": float(retrace[0]),
-            "retrace_90_s": float(retrace[1]),
-            "retraced_50": float(self.retrace_t[0] is not None),
-            "retraced_90": float(self.retrace_t[1] is not None),
-            "halted_s": float(self.halted_s),
-            "n_halts": float(self.n_halts),
-            "spread_calm_ticks": sc[0] / sc[1] if sc[1] else 0.0,
-            "spread_stress_ticks": ss[0] / ss[1] if ss[1] else self.spread_cap_ticks,
-            "depth_trough_frac": float(frac(self.depth_at_trough)),
-            "min_depth_frac": float(frac(self.min_depth)) if math.isfinite(self.min_depth) else 0.0,
-            "maker_volume_share": self._maker_vol / self._sides if self._sides > 0 else 0.0,
-            "hot_potato_ratio": self._maker_vol / max(net, 1.0),
-            "seller_completion_s": float(seller_t),
-            "seller_done": float(self.seller_done_t is not None) if self.seller_size > 0 else 1.0,
-            "seller_shortfall_bps": float(shortfall),
-            "mean_dislocation_pct": self.dislocation_sum / self.steps if self.steps else 0.0,
-            "composite_loss": self.loss_sum / self.steps if self.steps else 0.0,
-        }
+def metrics_result(ms, mc) -> dict[str, float]:
+    """The episode's metrics from a market's metric state ``ms`` and constants ``mc`` (see
+    :mod:`~feedbackgym.envs.market.batch_observe`; all finite floats)."""
+    from . import batch_observe as B
+    st = ms.tolist()
+    steps = int(st[B.M_STEPS])
+    shock_s = int(mc[B.MC_SHOCK])
+    seller_size = int(mc[B.MC_SELLER_SIZE])
+    trough_t = int(st[B.M_TROUGH_T])
+    end_t = max(steps - 1, shock_s)
+    pre_depth = st[B.M_PRE_DEPTH] if math.isfinite(st[B.M_PRE_DEPTH]) and st[B.M_PRE_DEPTH] > 0 else math.nan
+
+    def frac(d):
+        if not math.isfinite(pre_depth) or not math.isfinite(d):
+            return 1.0
+        return d / pre_depth
+
+    retrace_t = [None if math.isnan(st[k]) else int(st[k]) for k in (B.M_RETRACE_50, B.M_RETRACE_90)]
+    retrace = [(r - trough_t) if r is not None else (end_t - trough_t) for r in retrace_t]
+    sc = (st[B.M_CALM_SUM], int(st[B.M_CALM_N]))
+    ss = (st[B.M_STRESS_SUM], int(st[B.M_STRESS_N]))
+    inv_start, inv_end = st[B.M_INV_START], st[B.M_INV_END]
+    net = abs(inv_end - inv_start) if math.isfinite(inv_start) else 0.0
+    seller_done_t = None if math.isnan(st[B.M_SELLER_DONE_T]) else int(st[B.M_SELLER_DONE_T])
+    seller_qty, seller_value = st[B.M_SELLER_QTY], st[B.M_SELLER_VALUE]
+    maker_vol, sides = st[B.M_MAKER_VOL], st[B.M_SIDES]
+    seller_t: float
+    if seller_size > 0:
+        seller_t = (seller_done_t if seller_done_t is not None else end_t + 1) - shock_s
+        ref = st[B.M_PRE_MID] if math.isfinite(st[B.M_PRE_MID]) else math.nan
+        shortfall = ((ref * seller_qty - seller_value) / (ref * seller_qty) * 1e4
+                     if seller_qty > 0 and math.isfinite(ref) else 0.0)
+    else:
+        seller_t, shortfall = 0.0, 0.0
+    min_depth = st[B.M_MIN_DEPTH]
+    return {
+        "max_drawdown_pct": float(st[B.M_MAX_DD]),
+        "time_to_trough_s": float(trough_t - shock_s),
+        "retrace_50_s": float(retrace[0]),
+        "retrace_90_s": float(retrace[1]),
+        "retraced_50": float(retrace_t[0] is not None),
+        "retraced_90": float(retrace_t[1] is not None),
+        "halted_s": float(st[B.M_HALTED_S]),
+        "n_halts": float(st[B.M_N_HALTS]),
+        "spread_calm_ticks": sc[0] / sc[1] if sc[1] else 0.0,
+        "spread_stress_ticks": ss[0] / ss[1] if ss[1] else float(mc[B.MC_SPREAD_CAP]),
+        "depth_trough_frac": float(frac(st[B.M_DEPTH_AT_TROUGH])),
+        "min_depth_frac": float(frac(min_depth)) if math.isfinite(min_depth) else 0.0,
+        "maker_volume_share": maker_vol / sides if sides > 0 else 0.0,
+        "hot_potato_ratio": maker_vol / max(net, 1.0),
+        "seller_completion_s": float(seller_t),
+        "seller_done": float(seller_done_t is not None) if seller_size > 0 else 1.0,
+        "seller_shortfall_bps": float(shortfall),
+        "mean_dislocation_pct": st[B.M_DISLOCATION_SUM] / steps if steps else 0.0,
+        "composite_loss": st[B.M_LOSS_SUM] / steps if steps else 0.0,
+    }
