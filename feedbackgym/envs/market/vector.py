@@ -1,9 +1,12 @@
 """Vector twin of :class:`~feedbackgym.envs.market.env.FlashCrashRegulatorEnv`.
 
-The order-book simulator is a scalar, event-by-event kernel (one book per market), so the twin
-steps ``num_envs`` simulators in lock-step and batches what can be batched: the observation
-stack, the reward (one numpy weighted sum over the components of all markets) and the info
-arrays. It saves the per-env wrapper overhead of ``SyncVectorEnv``, not the simulation itself.
+All sub-envs' markets live in one :class:`~feedbackgym.envs.market.sim.MarketBatch`
+(:class:`~feedbackgym.envs.market.batch_episode.RegulatorBatch`): per simulated second one
+compiled call steps every market and one accounts every market's observation, metrics and
+reward components; rewards are one numpy weighted sum, and a step's infos are built as arrays in
+Gymnasium's vector layout. A simulator class other than :class:`MarketSim` (the tests' stand-ins)
+runs one :class:`~feedbackgym.envs.market.episode.RegulatorEpisode` per sub-env instead, with the
+same formulas (the same kernels, on batches of one).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from gymnasium.vector.utils import batch_space
 from ...config import autoreset_mode_of, override, to_dict
 from .config import MarketConfig
 from .env import FlashCrashRegulatorEnv, build_reward
+from .batch_episode import RegulatorBatch
 from .episode import RegulatorEpisode
 from .metrics import COMPONENTS
 from .observe import OBS_BOUND
-from .sim import ACTION_NAMES
+from .sim import ACTION_NAMES, MarketSim
 from ..vector_utils import seeds_per_env, split_reset_options, stack_infos
 
 
@@ -51,7 +55,7 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         base = config if isinstance(config, MarketConfig) else override(MarketConfig(), config)
         self._configure(override(base, overrides))
         self.single_action_space = spaces.Discrete(len(ACTION_NAMES))
-        self.single_observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (self.episodes[0].n_features,), np.float32)
+        self.single_observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (self._engine.n_features,), np.float32)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self._rngs: list[np.random.Generator | None] = [None] * num_envs
@@ -61,10 +65,11 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
     def _configure(self, config: MarketConfig) -> None:
         self.config = config
         sim_class = FlashCrashRegulatorEnv.sim_class
-        self.episodes = [RegulatorEpisode(config, sim_class) for _ in range(self.num_envs)]
-        self._reward, self._weights = build_reward(config)
         n = self.num_envs
-        self._obs = np.zeros((n, self.episodes[0].n_features), dtype=np.float32)
+        self._engine: RegulatorBatch | _Episodes = (RegulatorBatch(config, n) if sim_class is MarketSim
+                                                    else _Episodes(config, n, sim_class))
+        self._reward, self._weights = build_reward(config)
+        self._obs = np.zeros((n, self._engine.n_features), dtype=np.float32)
         self._reward_sum = np.zeros(n)
         self._actions = np.zeros((n, len(ACTION_NAMES)), dtype=np.int64)
 
@@ -84,7 +89,7 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         cfg = self.config
         if "config" in options:
             cfg = override(self.config, options.pop("config"))
-            if (cfg.horizons_s != self.config.horizons_s or cfg.params().depth_levels != self.episodes[0].depth_levels
+            if (cfg.horizons_s != self.config.horizons_s or cfg.params().depth_levels != self._engine.depth_levels
                     or cfg.liquidity_features != self.config.liquidity_features):
                 raise ValueError("reset option 'config' may not change the observation space "
                                  "(horizons_s, market.depth_levels, liquidity_features)")
@@ -110,8 +115,8 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         rng = self._rngs[i]
         if rng is None:
             raise RuntimeError(f"sub-env {i} has no generator yet: reset() the vector env first")
-        info = self.episodes[i].start(rng)
-        self._obs[i] = self.episodes[i].obs
+        info = self._engine.start(i, rng)
+        self._obs[i] = self._engine.obs[i]
         self._reward_sum[i] = 0.0
         self._actions[i] = 0
         return info
@@ -133,32 +138,33 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
             raise RuntimeError(f"sub-env(s) {np.flatnonzero(self._needs_reset).tolist()} ended and autoreset_mode "
                                "is DISABLED: reset them with reset(options={'reset_mask': mask}) before stepping")
         same_step = mode == AutoresetMode.SAME_STEP
-        comps = np.zeros((len(COMPONENTS), n))
         stepped = ~self._needs_reset
-        terminated = np.zeros(n, dtype=bool)
-        infos: list[dict | None] = [None] * n
-        for i in range(n):
-            if self._needs_reset[i]:
-                infos[i] = self._reset_one(i)
-                continue
-            ep = self.episodes[i]
-            c = ep.advance(int(a[i]))
-            for k, key in enumerate(COMPONENTS):
-                comps[k, i] = c[key]
-            self._obs[i] = ep.obs
-            self._actions[i, a[i]] += 1
-            info = ep.info()
-            info["reward_components"] = c
-            infos[i] = info
-            terminated[i] = ep.done
-        rewards = self._batch_reward(comps, infos, stepped)
+        engine = self._engine
+        terminated = engine.advance(a, stepped)
+        comps = engine.comps.T
+        idx = np.flatnonzero(stepped)
+        self._obs[idx] = engine.obs[idx]
+        self._actions[idx, a[idx]] += 1
+        rc = None if self._weights is not None else [
+            dict(zip(COMPONENTS, engine.comps[i].tolist())) if stepped[i] else None for i in range(n)]
+        rewards = self._batch_reward(comps, rc, stepped)
         self._reward_sum += rewards
+        if stepped.all() and not terminated.any() and isinstance(engine, RegulatorBatch):
+            # the common step: every market stepped and none ended -- infos straight from the arrays
+            components: dict = {}
+            for k, key in enumerate(COMPONENTS):
+                components[key], components["_" + key] = engine.comps[:, k].copy(), np.ones(n, dtype=bool)
+            vinfo = engine.infos(stepped, {"reward_components": components, "_reward_components": np.ones(n, bool)})
+            return self._obs.copy(), rewards, terminated, np.zeros(n, dtype=bool), vinfo
         final_obs = None
         finals: list[tuple[int, dict]] = []
         rows: list[tuple[int, dict]] = []
         for i in range(n):
-            info = infos[i]
-            assert info is not None
+            if not stepped[i]:
+                rows.append((i, self._reset_one(i)))
+                continue
+            info = engine.info(i)
+            info["reward_components"] = rc[i] if rc is not None else dict(zip(COMPONENTS, engine.comps[i].tolist()))
             if terminated[i]:
                 info["episode_metrics"] = self._episode_metrics(i)
                 if same_step:
@@ -179,9 +185,10 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
     def _stack_infos(self, rows: list[tuple[int, dict]]) -> dict:
         return stack_infos(self, rows)
 
-    def _batch_reward(self, comps: np.ndarray, infos, stepped: np.ndarray) -> np.ndarray:
-        """The weighted sum over components for every market at once (same float operations, in
-        the same order, as the single env); markets being reset get 0."""
+    def _batch_reward(self, comps: np.ndarray, components: list | None, stepped: np.ndarray) -> np.ndarray:
+        """The weighted sum over components (``comps``: [component, market]) for every market at
+        once (same float operations, in the same order, as the single env); a non-linear reward
+        is called per market on its ``components`` dict. Markets being reset get 0."""
         n = self.num_envs
         if self._weights is not None:
             index = {key: k for k, key in enumerate(COMPONENTS)}
@@ -190,19 +197,54 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
                 r = r + w * comps[index[key]]
         else:
             from .env import scalar_reward
-            r = np.array([scalar_reward(self._reward, None, infos[i]["reward_components"]) if stepped[i] else 0.0
+            assert components is not None
+            r = np.array([scalar_reward(self._reward, None, components[i]) if stepped[i] else 0.0
                           for i in range(n)])
         r[~stepped] = 0.0
         return r
 
     def _episode_metrics(self, i: int) -> dict:
-        ep = self.episodes[i]
-        m = ep.metrics.result()
-        m["steps"] = ep.steps
-        m["seller_size"] = ep.params.seller_size
+        m = self._engine.episode_metrics(i)
         for name, k in zip(ACTION_NAMES, self._actions[i]):
             m[f"actions_{name}"] = int(k)
         return m
 
     def close_extras(self, **kwargs):
         pass
+
+
+class _Episodes:
+    """One :class:`RegulatorEpisode` (its own ``sim_class`` simulator) per sub-env, with
+    :class:`RegulatorBatch`'s interface: the twin's engine for simulators other than MarketSim."""
+
+    def __init__(self, config: MarketConfig, n: int, sim_class):
+        self.episodes = [RegulatorEpisode(config, sim_class) for _ in range(n)]
+        self.depth_levels = self.episodes[0].depth_levels
+        self.n_features = self.episodes[0].n_features
+        self.obs = np.zeros((n, self.n_features))
+        self.comps = np.zeros((n, len(COMPONENTS)))
+
+    def start(self, i: int, rng: np.random.Generator) -> dict:
+        info = self.episodes[i].start(rng)
+        self.obs[i] = self.episodes[i].obs
+        return info
+
+    def advance(self, actions: np.ndarray, stepping: np.ndarray) -> np.ndarray:
+        ended = np.zeros(len(self.episodes), dtype=bool)
+        for i in np.flatnonzero(stepping).tolist():
+            ep = self.episodes[i]
+            c = ep.advance(int(actions[i]))
+            self.comps[i] = [c[key] for key in COMPONENTS]
+            self.obs[i] = ep.obs
+            ended[i] = ep.done
+        return ended
+
+    def info(self, i: int) -> dict:
+        return self.episodes[i].info()
+
+    def episode_metrics(self, i: int) -> dict:
+        ep = self.episodes[i]
+        m = ep.metrics.result()
+        m["steps"] = ep.steps
+        m["seller_size"] = ep.params.seller_size
+        return m
