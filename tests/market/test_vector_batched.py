@@ -11,6 +11,7 @@ from gymnasium.vector import AutoresetMode
 from feedbackgym.envs.market.batch_episode import RegulatorBatch
 from feedbackgym.envs.market.sim import MarketSim
 from feedbackgym.envs.market.vector import FlashCrashRegulatorVectorEnv, _Episodes
+from tests.market.test_vector_infos import _equal
 
 VARIANTS = [
     {"market": {"length_s": 90, "seller_start_s": 20}, "stress_s": 40},
@@ -31,24 +32,6 @@ class PerEpisodeTwin(FlashCrashRegulatorVectorEnv):
     def _configure(self, config):
         super()._configure(config)
         self._engine = _Episodes(config, self.num_envs, MarketSim)
-
-
-def _equal(a, b, path="info"):
-    assert list(a) == list(b), path
-    for k in a:
-        x, y = a[k], b[k]
-        if isinstance(x, dict):
-            _equal(x, y, f"{path}.{k}")
-        elif isinstance(x, np.ndarray) and x.dtype != object:
-            assert x.dtype == y.dtype and x.shape == y.shape, f"{path}.{k}"
-            assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), f"{path}.{k}"
-        else:
-            assert len(x) == len(y), f"{path}.{k}"
-            for u, v in zip(x, y):
-                if isinstance(u, dict):
-                    _equal(u, v, f"{path}.{k}[]")
-                else:
-                    assert (u is None and v is None) or np.array_equal(u, v), f"{path}.{k}"
 
 
 def _pair(n, mode, kw):

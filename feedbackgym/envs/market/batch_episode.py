@@ -23,8 +23,9 @@ import numpy as np
 
 from . import batch_observe as B
 from . import layout as L
+from . import sim as _sim
 from .config import MarketConfig
-from .episode import draw_params
+from .episode import draw_params, episode_info
 from .metrics import COMPONENTS, metric_constants, metrics_result, shock_time_s, weight_arrays
 from .observe import feature_names, raise_non_finite, ring_size
 from .sim import MarketBatch
@@ -35,6 +36,7 @@ INFO_COLUMNS = (("time_s", B.R_T),) + tuple((k, j) for j, k in enumerate(B.ROW_F
     ("depth_bid", B.R_DBN), ("depth_ask", B.R_DAN), ("depth_bid_levels", B.R_LEVELS_BID),
     ("depth_ask_levels", B.R_LEVELS_ASK))
 _INFO_KEYS = tuple(k for k, _ in INFO_COLUMNS)
+_INFO_NAMES = tuple((k, "_" + k) for k in _INFO_KEYS)
 _INFO_COLS = np.array([j for _, j in INFO_COLUMNS], dtype=np.int64)
 #: keys always present (the rest are left out where the value does not exist, e.g. no best bid)
 _ALWAYS = frozenset(("time_s", "depth_bid", "depth_ask", "depth_bid_levels", "depth_ask_levels"))
@@ -72,6 +74,7 @@ class RegulatorBatch:
         self.length_s = np.zeros(n, dtype=np.int64)
         self.steps = np.zeros(n, dtype=np.int64)
         self._write = np.zeros(n, dtype=bool)
+        self._step_args: tuple | None = None
         self._zero_actions = np.zeros(n, dtype=np.int64)
 
     def start(self, i: int, rng: np.random.Generator) -> dict:
@@ -81,6 +84,9 @@ class RegulatorBatch:
         if params.depth_levels != self.depth_levels:
             raise ValueError("market.depth_levels may not change between episodes (it sets the observation size)")
         self.batch.reset_one(i, rng, params)
+        # the compiled step straight on the batch's arrays while every market fills its trader
+        # tables (as MarketSim does; MarketBatch.step re-checks that per call), else through step()
+        self._step_args = self.batch._kernel_args() if self.batch._uniform_tables() else None
         self.params[i] = params
         self.depth_pct[i] = params.depth_window_pct
         self.n_makers[i] = params.n_makers
@@ -97,11 +103,7 @@ class RegulatorBatch:
                               self.obs, which)
         self._check(bad)
         info = self.info(i)
-        info.update({"scenario": params.scenario, "seller_size": params.seller_size,
-                     "news_drop_pct": params.news_drop_pct if params.news_time_s >= 0 else 0.0,
-                     "pause_s": params.pause_s, "halt_s": params.halt_s,
-                     "session_offset_s": params.session_offset_s, "session_length_s": params.session_length_s,
-                     "length_s": params.length_s})
+        info.update(episode_info(params))
         return info
 
     def advance(self, actions: np.ndarray, stepping: np.ndarray) -> np.ndarray:
@@ -118,7 +120,10 @@ class RegulatorBatch:
         b = self.batch
         decision_s = self.config.decision_s
         for k in range(decision_s):
-            b.step(a if k == 0 else self._zero_actions)
+            if self._step_args is not None:
+                _sim._step_batch(*self._step_args, a if k == 0 else self._zero_actions)
+            else:
+                b.step(a if k == 0 else self._zero_actions)
             write = self._write
             write[which] = (b.ist[which, L.I_T] >= self.length_s[which]) | (k == decision_s - 1)
             bad = B.account_batch(b.ist, b.fst, b.lv, b.mk, b.tick, self.depth_pct, self.n_makers, which, write,
@@ -155,17 +160,19 @@ class RegulatorBatch:
         # the fold orders keys by first appearance: a key first seen in a later market comes after
         # every key of the markets before it (the tail's included)
         first = np.where(seen, present.argmax(axis=0), self.n)
-        arrays = np.where(present, vals, 0.0)
+        # one fresh array per step, one row per key: each key's values and mask own their memory
+        arrays = np.where(present, vals, 0.0).T.copy()
+        masks = present.T.copy()
         first_row = int(np.argmax(rows))
+        firsts = first.tolist()
         out: dict = {}
-        order = np.argsort(first, kind="stable")[:int(seen.sum())].tolist()
-        for k in order + [-1]:
-            if k < 0 or first[k] > first_row:
+        for k in np.argsort(first, kind="stable")[:int(seen.sum())].tolist() + [-1]:
+            if tail and (k < 0 or firsts[k] > first_row):
                 out.update(tail)
                 tail = {}
             if k >= 0:
-                key = _INFO_KEYS[k]
-                out[key], out["_" + key] = arrays[:, k].copy(), present[:, k].copy()
+                key, mask_key = _INFO_NAMES[k]
+                out[key], out[mask_key] = arrays[k], masks[k]
         return out
 
     def episode_metrics(self, i: int) -> dict:

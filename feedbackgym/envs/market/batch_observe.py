@@ -32,7 +32,7 @@ from . import layout as L
 from .observe import (DEPTH_MEMORY_S, HIGH_WINDOW_S, OBS_BOUND, PCT_SCALE, PRIOR_S, RECENT_S, RET_SCALE,
                       SHARE_WINDOW_S, VOLUME_MEMORY_S)
 from .rng import kernel, kernel_inline
-from .sim import HALT_HALT, HALT_PAUSE, STATE_FIELDS
+from .sim import HALT_HALT, HALT_PAUSE, STATE_FIELDS, _mid_ticks_of
 
 #: the snapshot's scalars in a row, in ``STATE_FIELDS`` order (what ``info`` reports, NaN: absent)
 ROW_FIELDS = tuple(k for k in STATE_FIELDS if k not in ("done", "depth_bid", "depth_ask", "maker_inventory"))
@@ -96,20 +96,8 @@ def row_of(s, row: np.ndarray, depth: np.ndarray) -> None:
 # ------------------------------------------------------------------ reading a MarketBatch
 
 
-@kernel_inline
-def _mid_ticks(ist) -> float:
-    """The mid in ticks (sim._mid_ticks_of, compiled)."""
-    if ist[L.I_HALT] != 0:
-        ip = ist[L.I_INDICATIVE]
-        return float(ip if ip >= 0 else ist[L.I_LAST])
-    bb, ba, last = ist[L.I_BB], ist[L.I_BA], ist[L.I_LAST]
-    if bb >= 0 and ba < L.NL:
-        return 0.5 * (bb + ba)
-    if bb >= 0:
-        return 0.5 * (bb + max(bb + 1, last + 1))
-    if ba < L.NL:
-        return 0.5 * (min(ba - 1, last - 1) + ba)
-    return float(last)
+#: the mid in ticks of a market's ``ist``: sim's own function, compiled
+_mid_ticks = kernel_inline(_mid_ticks_of)
 
 
 @kernel_inline

@@ -128,9 +128,11 @@ class FlashCrashRegulatorEnv(gym.Env):
     ## Vectorised version
 
     ``gym.make_vec("feedbackgym/FlashCrashRegulator-v0", num_envs=N)`` gives
-    :class:`~feedbackgym.envs.market.vector.FlashCrashRegulatorVectorEnv`: N simulators stepped
-    in lock-step (the order-book simulator is scalar), with the same transitions as N single envs
-    seeded ``seed, seed+1, ...`` and batched observation and reward assembly.
+    :class:`~feedbackgym.envs.market.vector.FlashCrashRegulatorVectorEnv`: the N markets in one
+    :class:`~feedbackgym.envs.market.sim.MarketBatch`, each simulated second one compiled call
+    for all of them and one for their observations, metrics and reward components (the kernels
+    this env runs on a batch of one), infos built as arrays; the same transitions as N single
+    envs seeded ``seed, seed+1, ...``.
 
     ## Version History
 

@@ -48,6 +48,15 @@ def draw_params(config: MarketConfig, rng: np.random.Generator):
     return config.params(scenario, **draws) if draws else base
 
 
+def episode_info(params) -> dict:
+    """What a reset's info adds to the state: the episode's draws and the exchange's session."""
+    return {"scenario": params.scenario, "seller_size": params.seller_size,
+            "news_drop_pct": params.news_drop_pct if params.news_time_s >= 0 else 0.0,
+            "pause_s": params.pause_s, "halt_s": params.halt_s,
+            "session_offset_s": params.session_offset_s, "session_length_s": params.session_length_s,
+            "length_s": params.length_s}
+
+
 class RegulatorEpisode:
     """Runs one market at a time for the regulator env (``sim_class`` is swappable for tests)."""
 
@@ -82,11 +91,7 @@ class RegulatorEpisode:
         self.done = False
         self.snapshot = s
         info = self.info(s)
-        info.update({"scenario": params.scenario, "seller_size": params.seller_size,
-                     "news_drop_pct": params.news_drop_pct if params.news_time_s >= 0 else 0.0,
-                     "pause_s": params.pause_s, "halt_s": params.halt_s,
-                     "session_offset_s": params.session_offset_s, "session_length_s": params.session_length_s,
-                     "length_s": params.length_s})
+        info.update(episode_info(params))
         return info
 
     @property

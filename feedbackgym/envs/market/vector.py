@@ -151,9 +151,10 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         self._reward_sum += rewards
         if stepped.all() and not terminated.any() and isinstance(engine, RegulatorBatch):
             # the common step: every market stepped and none ended -- infos straight from the arrays
+            values, masks = engine.comps.T.copy(), np.ones((len(COMPONENTS), n), dtype=bool)
             components: dict = {}
             for k, key in enumerate(COMPONENTS):
-                components[key], components["_" + key] = engine.comps[:, k].copy(), np.ones(n, dtype=bool)
+                components[key], components["_" + key] = values[k], masks[k]
             vinfo = engine.infos(stepped, {"reward_components": components, "_reward_components": np.ones(n, bool)})
             return self._obs.copy(), rewards, terminated, np.zeros(n, dtype=bool), vinfo
         final_obs = None
