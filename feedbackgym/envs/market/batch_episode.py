@@ -75,6 +75,7 @@ class RegulatorBatch:
         self.steps = np.zeros(n, dtype=np.int64)
         self._write = np.zeros(n, dtype=bool)
         self._step_args: tuple | None = None
+        self._tables_checked = False
         self._zero_actions = np.zeros(n, dtype=np.int64)
 
     def start(self, i: int, rng: np.random.Generator) -> dict:
@@ -84,9 +85,8 @@ class RegulatorBatch:
         if params.depth_levels != self.depth_levels:
             raise ValueError("market.depth_levels may not change between episodes (it sets the observation size)")
         self.batch.reset_one(i, rng, params)
-        # the compiled step straight on the batch's arrays while every market fills its trader
-        # tables (as MarketSim does; MarketBatch.step re-checks that per call), else through step()
-        self._step_args = self.batch._kernel_args() if self.batch._uniform_tables() else None
+        self._step_args = None   # decided at the next step (a reset of every market checks once)
+        self._tables_checked = False
         self.params[i] = params
         self.depth_pct[i] = params.depth_window_pct
         self.n_makers[i] = params.n_makers
@@ -118,6 +118,11 @@ class RegulatorBatch:
         self.comps[which] = 0.0
         a = np.where(stepping, actions, 0).astype(np.int64)
         b = self.batch
+        if not self._tables_checked:
+            # the compiled step straight on the batch's arrays while every market fills its trader
+            # tables (as MarketSim does; MarketBatch.step re-checks that per call), else through step()
+            self._step_args = b._kernel_args() if b._uniform_tables() else None
+            self._tables_checked = True
         decision_s = self.config.decision_s
         for k in range(decision_s):
             if self._step_args is not None:
