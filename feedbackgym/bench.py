@@ -62,6 +62,7 @@ class BenchResult:
     rows: list[BenchRow]
     machine: dict
     command: str | None = None
+    twin_kwargs: dict = field(default_factory=dict)
 
     def row(self, name: str) -> BenchRow | None:
         return next((r for r in self.rows if r.name == name), None)
@@ -75,7 +76,8 @@ class BenchResult:
         return twin.steps_per_s / sync.steps_per_s
 
     def to_json(self) -> dict:
-        return {"env_id": self.env_id, "env_kwargs": self.env_kwargs, "seed": self.seed,
+        return {"env_id": self.env_id, "env_kwargs": self.env_kwargs, "twin_kwargs": self.twin_kwargs,
+                "seed": self.seed,
                 "repeats": self.repeats, "min_seconds": self.min_seconds, "command": self.command,
                 "machine": self.machine,
                 "twin_vs_sync_ratio": self.twin_vs_sync, "rows": [asdict(r) for r in self.rows]}
@@ -108,7 +110,8 @@ class BenchResult:
                       "after an untimed warm-up; random actions "
                       f"from `numpy.random.default_rng({self.seed})`; episodes reset when they end (vector envs: "
                       "Gymnasium's NEXT_STEP autoreset, a batched step counts `num_envs` env steps). "
-                      f"env kwargs: `{json.dumps(self.env_kwargs)}`.",
+                      f"env kwargs: `{json.dumps(self.env_kwargs)}`"
+                      + (f"; twin kwargs: `{json.dumps(self.twin_kwargs)}`." if self.twin_kwargs else "."),
                   "", f"Machine: {m['cpu_count']} CPU(s), {m['platform']}, Python {m['python']}, numpy {m['numpy']}, "
                       f"gymnasium {m['gymnasium']}, feedbackgym {m['feedbackgym']}; {m['date_utc']}."]
         return "\n".join(lines) + "\n"
@@ -200,7 +203,8 @@ def _row(name, num_envs, runs: list[tuple[int, float]], env) -> BenchRow:
 
 
 def bench(env_id: str, num_envs: int = 1024, sync_envs: int | None = None, steps: int = 100_000,
-          seed: int = 0, env_kwargs: dict | None = None, repeats: int = 3, min_seconds: float = 1.0, which=None,
+          seed: int = 0, env_kwargs: dict | None = None, twin_kwargs: dict | None = None, repeats: int = 3,
+          min_seconds: float = 1.0, which=None,
           progress=None, command: str | None = None) -> BenchResult:
     """Measure env steps per second of ``env_id`` (see the module docstring).
 
@@ -209,6 +213,8 @@ def bench(env_id: str, num_envs: int = 1024, sync_envs: int | None = None, steps
     have passed, so fast envs are timed long enough to be measured. ``sync_envs`` defaults to
     ``num_envs``.
     ``which``: subset of (``"raw"``, ``"wrapped"``, ``"sync"``, ``"twin"``) to run.
+    ``twin_kwargs``: extra keyword arguments of the vectorised twin alone (not config fields: e.g.
+    the number of threads it steps its sub-envs on), passed to ``gym.make_vec`` beside ``env_kwargs``.
     ``progress``: optional callable given a line of text before each measurement.
     """
     for name, v in (("num_envs", num_envs), ("steps", steps), ("repeats", repeats)):
@@ -244,7 +250,8 @@ def bench(env_id: str, num_envs: int = 1024, sync_envs: int | None = None, steps
             continue
         batches = max(2, math.ceil(steps / n))
         say(f"{name} (N={n}): {repeats} repeat(s) of >= {min_seconds:g} s in rounds of {batches:,} batched steps")
-        venv = gym.make_vec(env_id, num_envs=n, vectorization_mode=mode, **kwargs)
+        extra = dict(twin_kwargs or {}) if key == "twin" else {}
+        venv = gym.make_vec(env_id, num_envs=n, vectorization_mode=mode, **kwargs, **extra)
         try:
             if mode is None and isinstance(venv, (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv)):
                 raise ValueError(f"{env_id} registers no vector_entry_point: no vectorised twin to measure")
@@ -253,7 +260,8 @@ def bench(env_id: str, num_envs: int = 1024, sync_envs: int | None = None, steps
         finally:
             venv.close()
 
-    return BenchResult(env_id, kwargs, seed, repeats, min_seconds, rows, machine_info(), command)
+    return BenchResult(env_id, kwargs, seed, repeats, min_seconds, rows, machine_info(), command,
+                       dict(twin_kwargs or {}))
 
 
 def write(result: BenchResult, path: str | os.PathLike) -> None:

@@ -71,18 +71,18 @@ def _seconds(text: str) -> float:
     return v
 
 
-def parse_env_kwargs(text: str | None) -> dict:
-    """``--env-kwargs``: a JSON object (or ``@file.json``) of config fields."""
+def parse_env_kwargs(text: str | None, option: str = "--env-kwargs") -> dict:
+    """``--env-kwargs`` (or ``option``): a JSON object (or ``@file.json``) of config fields."""
     if text is None:
         return {}
-    source = "--env-kwargs"
+    source = option
     if text.startswith("@"):
         path = Path(text[1:])
         try:
             text = path.read_text()
         except OSError as e:
-            raise UserError(f"--env-kwargs {path}: cannot read ({e.strerror or e})") from None
-        source = f"--env-kwargs {path}"
+            raise UserError(f"{option} {path}: cannot read ({e.strerror or e})") from None
+        source = f"{option} {path}"
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
@@ -199,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_int, default=0, metavar="S", help="seed of envs and actions (default 0)")
     p.add_argument("--env-kwargs", metavar="JSON", help="config fields as a JSON object (default: the env's "
                                                         "defaults, i.e. its training setup)")
+    p.add_argument("--twin-kwargs", metavar="JSON", help="extra keyword arguments of the vectorised twin only, "
+                                                         "as a JSON object (e.g. a thread count the twin takes)")
     p.add_argument("--out", metavar="FILE", help="write the results atomically: FILE.json as JSON, anything "
                                                  "else (e.g. bench.md) as markdown")
     p.set_defaults(func=cmd_bench)
@@ -444,13 +446,14 @@ def cmd_bench(args) -> int:
 
     env_id = resolve_env_id(args.env_id)
     env_kwargs = parse_env_kwargs(args.env_kwargs)
+    twin_kwargs = parse_env_kwargs(args.twin_kwargs, "--twin-kwargs")
     if args.out:
         check_writable("--out", args.out)
     which = None
     if args.only:
         which = [w.strip() for w in args.only.split(",") if w.strip()]
     result = bench.bench(env_id, num_envs=args.num_envs, sync_envs=args.sync_envs, steps=args.steps,
-                         seed=args.seed, env_kwargs=env_kwargs, repeats=args.repeats,
+                         seed=args.seed, env_kwargs=env_kwargs, twin_kwargs=twin_kwargs, repeats=args.repeats,
                          min_seconds=args.min_seconds, which=which,
                          progress=lambda line: _say(f"bench {line}"),
                          command=_command_line(args.argv))

@@ -46,7 +46,7 @@ _ALWAYS_COLS = np.array([k for k, key in enumerate(_INFO_KEYS) if key in _ALWAYS
 class RegulatorBatch:
     """``n`` regulator episodes of ``config`` advanced together (see the module docstring)."""
 
-    def __init__(self, config: MarketConfig, n: int):
+    def __init__(self, config: MarketConfig, n: int, threads: int | None = 1):
         self.config = config
         self.n = n
         p = config.params()
@@ -56,7 +56,7 @@ class RegulatorBatch:
         self.n_features = len(feature_names(p.depth_levels, config.horizons_s, self.liquidity))
         # trader tables sized for every scenario an episode can draw (draws change no table size)
         presets = [config.params(s) for s in (config.scenario_mix or (config.scenario,))]
-        self.batch = MarketBatch([presets[i % len(presets)] for i in range(n)])
+        self.batch = MarketBatch([presets[i % len(presets)] for i in range(n)], threads=threads)
         self.params = list(self.batch.params_list)
         self.rows = np.zeros((n, B.N_ROW))
         self.depth = np.zeros((n, 2, p.depth_levels))
@@ -126,7 +126,11 @@ class RegulatorBatch:
         decision_s = self.config.decision_s
         for k in range(decision_s):
             if self._step_args is not None:
-                _sim._step_batch(*self._step_args, a if k == 0 else self._zero_actions)
+                args = self._step_args + (a if k == 0 else self._zero_actions,)
+                if b.threads > 1:
+                    b._step_threads(args)
+                else:
+                    _sim._step_batch(*args)
             else:
                 b.step(a if k == 0 else self._zero_actions)
             write = self._write

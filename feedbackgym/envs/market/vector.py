@@ -39,16 +39,22 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
     and info — the form SB3's VecEnv expects) or ``DISABLED`` (the caller resets finished
     sub-envs with ``reset(options={"reset_mask": mask})``; stepping one before raises
     ``RuntimeError``). ``reset_mask`` works in every mode: only the masked sub-envs restart.
+    ``threads``: threads that step the simulators (``MarketBatch(threads=)``: contiguous slices of
+    the markets side by side; ``None``: one per CPU); the accounting stays on the caller's thread.
+    Every count gives the same transitions; more than one pays only where cores are free.
     """
 
     def __init__(self, num_envs: int = 1, config: MarketConfig | dict | None = None,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, render_mode: str | None = None,
-                 **overrides):
+                 threads: int | None = 1, **overrides):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs: expected an integer >= 1, got {num_envs!r}")
         mode = autoreset_mode_of(autoreset_mode)
         if render_mode is not None:
             raise ValueError("render_mode: the vector market env does not render; use the single env")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads: expected an integer >= 1 or None, got {threads!r}")
+        self.threads = threads
         self.num_envs = num_envs
         self.render_mode = None
         self.metadata = {"autoreset_mode": mode}
@@ -66,7 +72,7 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         self.config = config
         sim_class = FlashCrashRegulatorEnv.sim_class
         n = self.num_envs
-        self._engine: RegulatorBatch | _Episodes = (RegulatorBatch(config, n) if sim_class is MarketSim
+        self._engine: RegulatorBatch | _Episodes = (RegulatorBatch(config, n, self.threads) if sim_class is MarketSim
                                                     else _Episodes(config, n, sim_class))
         self._reward, self._weights = build_reward(config)
         self._obs = np.zeros((n, self._engine.n_features), dtype=np.float32)
