@@ -89,9 +89,11 @@ def time_batch(n, steps, seed=0, rounds=3):
             for name, k in BATCH_MODES]
 
 
-def time_env(steps: int, num_envs: int) -> dict:
-    """The regulator env (``num_envs`` 1: the single env; more: its vector twin) under ``continue``,
-    beside its simulators' kernel time (the rest is observation, reward, metrics and info work)."""
+def time_env(steps: int, num_envs: int, threads: int = 1) -> dict:
+    """The regulator env (``num_envs`` 1: the single env; more: its vector twin, its simulators
+    stepped on ``threads`` threads) under ``continue`` for ``steps`` batched steps, beside its
+    simulators' kernel time (the rest is observation, reward, metrics and info work; measured on
+    one thread only: with more, the kernel's calls overlap)."""
     import gymnasium as gym
 
     import feedbackgym  # noqa: F401  (registers the ids)
@@ -106,7 +108,7 @@ def time_env(steps: int, num_envs: int) -> dict:
                 env.reset()
     else:
         from feedbackgym.envs.market.vector import FlashCrashRegulatorVectorEnv
-        env = FlashCrashRegulatorVectorEnv(num_envs)
+        env = FlashCrashRegulatorVectorEnv(num_envs, threads=threads)
         env.reset(seed=0)
         a = np.zeros(num_envs, np.int64)
 
@@ -134,8 +136,9 @@ def time_env(steps: int, num_envs: int) -> dict:
         populations.step_batch = kernel
         sim_module._step_batch = bound
     env_steps = steps * num_envs
-    return {"num_envs": num_envs, "env_steps": env_steps, "wall_s": wall, "env_steps_per_s": env_steps / wall,
-            "kernel_s": spent[0], "kernel_share": spent[0] / wall}
+    return {"num_envs": num_envs, "threads": threads, "env_steps": env_steps, "wall_s": wall,
+            "env_steps_per_s": env_steps / wall, "kernel_s": spent[0] if threads == 1 else None,
+            "kernel_share": spent[0] / wall if threads == 1 else None}
 
 
 def time_pure_python(steps: int) -> dict:
@@ -158,7 +161,8 @@ def main():
     ap.add_argument("--batch", type=int, nargs="*", default=[16, 64, 256])
     ap.add_argument("--batch-steps", type=int, default=600, help="seconds per mode (256 markets: a third)")
     ap.add_argument("--python-steps", type=int, default=60)
-    ap.add_argument("--env-steps", type=int, default=3000)
+    ap.add_argument("--env-steps", type=int, default=3000, help="env steps per env measurement (twin: >= 50 batched)")
+    ap.add_argument("--twin", type=int, nargs="*", default=[16, 64, 256], help="sub-envs of the twin measurements")
     args = ap.parse_args()
 
     warm = MarketSim(scenario_params("calm", length_s=10))
@@ -167,7 +171,8 @@ def main():
     calm = time_single(scenario_params("calm"))
     crash = time_single(scenario_params("flash_crash"))
     batches = [r for n in args.batch for r in time_batch(n, args.batch_steps if n < 256 else args.batch_steps // 3)]
-    envs = [time_env(args.env_steps, 1), time_env(max(1, args.env_steps // 16), 16)]
+    envs = [time_env(args.env_steps, 1)] + [time_env(max(50, args.env_steps // n), n, k)
+                                            for n in args.twin for k in (1, 2)]
     py = time_pure_python(args.python_steps)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     res = {"machine": machine,
@@ -204,7 +209,8 @@ def main():
     serial = {r["markets"]: r for r in batches if r["mode"] == "serial"}
     lines += [
         "",
-        f"Vectorised twin: best {best['steps_per_s']:,.0f} market-s/s ({best['markets']} markets, {best['mode']}), "
+        f"Simulator batch (`MarketBatch`): best {best['steps_per_s']:,.0f} market-s/s ({best['markets']} markets, "
+        f"{best['mode']}), "
         f"{best['steps_per_s'] / best['threads']:,.0f} per thread; 2 threads vs serial: "
         + ", ".join(f"x{r['steps_per_s'] / serial[r['markets']]['steps_per_s']:.2f} ({r['markets']} markets)"
                     for r in batches if r["mode"] == "2 threads") + ".",
@@ -219,11 +225,16 @@ def main():
         "The env adds observation, reward, metrics and info work on top (`feedbackgym bench "
         "feedbackgym/FlashCrashRegulator-v0` measures it alone; one env step = `decision_s` = 1 market second):",
         "",
-        "| env | env steps | wall s | env steps / s | share in the kernel |",
-        "|---|---|---|---|---|",
+        "| env | threads | env steps | wall s | env steps / s | share in the kernel |",
+        "|---|---|---|---|---|---|",
     ] + [f"| {'single env' if r['num_envs'] == 1 else 'vector twin, ' + str(r['num_envs']) + ' envs'} | "
-         f"{r['env_steps']:,} | {r['wall_s']:.2f} | {r['env_steps_per_s']:,.0f} | {100 * r['kernel_share']:.0f}% |"
+         f"{r['threads']} | {r['env_steps']:,} | {r['wall_s']:.2f} | {r['env_steps_per_s']:,.0f} | "
+         + (f"{100 * r['kernel_share']:.0f}% |" if r["kernel_share"] is not None else "- |")
          for r in envs] + [
+        "",
+        "Gymnasium twin (observation, reward, metrics and infos batched): best {:,.0f} env steps/s ({} envs, {} "
+        "thread(s)); target >= 100,000.".format(*max(((r["env_steps_per_s"], r["num_envs"], r["threads"])
+                                                     for r in envs if r["num_envs"] > 1), default=(0, 0, 0))),
         "",
     ]
     atomic_write(args.out, "\n".join(lines))
