@@ -83,6 +83,10 @@ $PY experiments/cluster/evaluate_test.py --policies $M/ppo_hindsight_mix_long_s1
 # 4b. the Autopilot-window calibration gap: one procedural knob at a time (30 VMs, whole month, simple model)
 $PY experiments/cluster/autopilot_window_gap.py
 
+# 4c. the causal frontier: ~360 history-only rules (meta arms, wider margins, whole-history max, warm-ups)
+#     on test and train (frontier selected on test: an optimistic bound) and trace statistics of the test VMs
+$PY experiments/cluster/causal_frontier.py --workers 2
+
 # 5. speed (the numba kernel vs its numpy reference; the envs through `feedbackgym bench`)
 $PY experiments/cluster/bench_kernel.py
 $FG bench ClusterRightsizing-v0 --num-envs 4096 --sync-envs 64 --steps 20000 --repeats 3 --out results/cluster/bench.md
