@@ -92,15 +92,8 @@ class MarginBank(ArmBank):
         self.targets = np.zeros(1)
 
     def observe(self, info) -> None:   # ArmBank.observe for one statistic
-        self.vpa.observe(info)
+        self._take_window(info)
         h = self.hists[0]
-        h.tick()
-        self.oom = bool(info["oom"])
-        if info["running"]:
-            used = float(info["memory_usage_mib"])
-            if self.oom:
-                used = max(used + self.vpa.oom_bump_mib, self.vpa.oom_bump_ratio * used)
-            h.add(used)
         v = h.max() if self.stat == "max" else h.percentile(float(self.stat[1:]) / 100.0)
         self.recs[self.n % RECENT_WINDOWS] = v * self.margin
         self.n += 1

@@ -77,8 +77,9 @@ class ArmBank:
         self.vpa.start(info)
         self.observe(info)
 
-    def observe(self, info) -> None:
-        """Take in the window that just ended (reset's first window included)."""
+    def _take_window(self, info) -> None:
+        """The window that just ended into VPA and the histograms (an OOM-killed window's usage
+        bumped as VPA's recommender bumps it)."""
         self.vpa.observe(info)
         for h in self.hists:
             h.tick()
@@ -89,6 +90,10 @@ class ArmBank:
                 used = max(used + self.vpa.oom_bump_mib, self.vpa.oom_bump_ratio * used)
             for h in self.hists:
                 h.add(used)
+
+    def observe(self, info) -> None:
+        """Take in the window that just ended (reset's first window included)."""
+        self._take_window(info)
         rec = np.empty(N_ARMS - 1)
         k = 0
         for s in META_STATS:
