@@ -164,6 +164,7 @@ def main():
     ap.add_argument("--env-steps", type=int, default=3000, help="env steps per env measurement (twin: >= 50 batched)")
     ap.add_argument("--twin", type=int, nargs="*", default=[16, 64, 256], help="sub-envs of the twin measurements")
     args = ap.parse_args()
+    load0 = os.getloadavg()[0]  # other jobs on a shared machine slow the wall-time figures
 
     warm = MarketSim(scenario_params("calm", length_s=10))
     warm.reset(np.random.default_rng(0))
@@ -181,8 +182,9 @@ def main():
     lines = [
         "# Market simulator speed",
         "",
-        f"Machine: {res['machine']} (shared with other jobs while measured). Command: "
-        "`.venv/bin/python experiments/market/speed.py --out results/market/bench.md`.",
+        f"Machine: {res['machine']}, 1-min load average {load0:.2f} at the start. Command: "
+        "`.venv/bin/python experiments/market/speed.py --batch-steps 1800 --env-steps 20000 "
+        "--out results/market/bench.md`.",
         "One step is one simulated market second, so steps/s = market-s per wall-s. Market-s per CPU-s "
         "(this process's CPU time, all its threads) is the throughput per busy core, which other jobs on a shared "
         "machine affect less than wall time.",
