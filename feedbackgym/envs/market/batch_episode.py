@@ -162,26 +162,35 @@ class RegulatorBatch:
         ``vector_utils.stack_infos`` folds their :meth:`info` dicts each followed by ``tail``'s
         keys (entries already in the vector layout, e.g. ``reward_components``): same keys in the
         same order, float64 arrays, 0 where a market has no value, ``_key`` masks."""
-        vals = self.rows[:, _INFO_COLS]
-        present = np.isfinite(vals) & rows[:, None]
-        present[:, _ALWAYS_COLS] = rows[:, None]
-        seen = present.any(axis=0)
+        # one fresh array per step, one row per key: the infos share no memory with the batch
+        vals = self.rows.T[_INFO_COLS]
+        present = np.isfinite(vals)
+        present &= rows
+        present[_ALWAYS_COLS] = rows
+        np.copyto(vals, 0.0, where=~present)
+        first_row = int(np.argmax(rows))
+        seen = present.any(axis=1)
+        if present[seen, first_row].all():
+            # the common step: the first market has every key any market has, so the fold keeps
+            # the columns' order and the tail follows them all
+            out = {}
+            for k in np.flatnonzero(seen).tolist():
+                key, mask_key = _INFO_NAMES[k]
+                out[key], out[mask_key] = vals[k], present[k]
+            out.update(tail)
+            return out
         # the fold orders keys by first appearance: a key first seen in a later market comes after
         # every key of the markets before it (the tail's included)
-        first = np.where(seen, present.argmax(axis=0), self.n)
-        # one fresh array per step, one row per key: each key's values and mask own their memory
-        arrays = np.where(present, vals, 0.0).T.copy()
-        masks = present.T.copy()
-        first_row = int(np.argmax(rows))
+        first = np.where(seen, present.argmax(axis=1), self.n)
         firsts = first.tolist()
-        out: dict = {}
+        out = {}
         for k in np.argsort(first, kind="stable")[:int(seen.sum())].tolist() + [-1]:
             if tail and (k < 0 or firsts[k] > first_row):
                 out.update(tail)
                 tail = {}
             if k >= 0:
                 key, mask_key = _INFO_NAMES[k]
-                out[key], out[mask_key] = arrays[k], masks[k]
+                out[key], out[mask_key] = vals[k], present[k]
         return out
 
     def episode_metrics(self, i: int) -> dict:

@@ -27,6 +27,8 @@ from .observe import OBS_BOUND
 from .sim import ACTION_NAMES, MarketSim
 from ..vector_utils import seeds_per_env, split_reset_options, stack_infos
 
+_COMPONENT_INDEX = {key: k for k, key in enumerate(COMPONENTS)}
+
 
 class FlashCrashRegulatorVectorEnv(VectorEnv):
     """``num_envs`` regulated markets stepped together.
@@ -198,10 +200,9 @@ class FlashCrashRegulatorVectorEnv(VectorEnv):
         is called per market on its ``components`` dict. Markets being reset get 0."""
         n = self.num_envs
         if self._weights is not None:
-            index = {key: k for k, key in enumerate(COMPONENTS)}
             r = np.zeros(n)
             for key, w in self._weights:
-                r = r + w * comps[index[key]]
+                r = r + w * comps[_COMPONENT_INDEX[key]]
         else:
             from .env import scalar_reward
             assert components is not None
