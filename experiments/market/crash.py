@@ -75,8 +75,10 @@ def main():
                     help="seeds first-seed .. first-seed+seeds-1 (calibration used 0-3 and 1000-1003)")
     ap.add_argument("--out", default="results/market/crash")
     ap.add_argument("--plots", type=int, default=3, help="price-path plots for this many seeds")
+    ap.add_argument("--warmup-settle-pct", type=float, default=0.0,
+                    help="MarketParams.warmup_settle_pct of the flash_crash market (0: the preset, off)")
     args = ap.parse_args()
-    p = scenario_params("flash_crash")
+    p = scenario_params("flash_crash", warmup_settle_pct=args.warmup_settle_pct)
     os.makedirs(args.out, exist_ok=True)
     rows = []
     for k in range(args.seeds):
@@ -119,7 +121,9 @@ def main():
     lines = ["# Flash-crash signature (issue 8, must-show 2)", "",
              f"`flash_crash` preset, seeds {args.first_seed}..{args.first_seed + args.seeds - 1}. Command: "
              f"`.venv/bin/python experiments/market/crash.py --seeds {args.seeds} --first-seed {args.first_seed} "
-             f"--out {args.out}`. Per-seed values: `signature.csv`.", "",
+             + (f"--warmup-settle-pct {args.warmup_settle_pct:g} " if args.warmup_settle_pct else "")
+             + (f"--plots {args.plots} " if args.plots != 3 else "")
+             + f"--out {args.out}`. Per-seed values: `signature.csv`.", "",
              "| check | no breaker | stop_logic (5-s pause) |", "|---|---|---|"]
     for cname, _ in CHECKS + (REBOUND_CHECK,):
         cells = []

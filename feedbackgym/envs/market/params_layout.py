@@ -18,6 +18,7 @@ PARAM_NAMES = (
     "news_time_s", "news_drop_pct",
     "pause_s", "halt_s", "band_pct", "band_min_pct", "band_max_pct", "band_step_factor",
     "band_double_open_close", "reference_window_s", "reopen_signal_restart",
+    "warmup_settle_pct", "warmup_settle_attempts",
 )
 (P_LENGTH, P_SESSION_OFFSET, P_SESSION_LENGTH, P_TICK, P_PRICE0,
  P_N_NOISE, P_NOISE_RATE, P_NOISE_MKT, P_NOISE_IOC, P_NOISE_LIFE,
@@ -35,5 +36,6 @@ PARAM_NAMES = (
  P_SELL_SIZE, P_SELL_PART, P_SELL_WINDOW, P_SELL_START,
  P_NEWS_T, P_NEWS_DROP,
  P_PAUSE, P_HALT, P_BAND, P_BAND_MIN, P_BAND_MAX, P_BAND_STEP,
- P_BAND_DOUBLE, P_REF_WINDOW, P_REOPEN_RESTART) = range(len(PARAM_NAMES))
+ P_BAND_DOUBLE, P_REF_WINDOW, P_REOPEN_RESTART,
+ P_SETTLE_PCT, P_SETTLE_ATTEMPTS) = range(len(PARAM_NAMES))
 N_PARAMS = len(PARAM_NAMES)

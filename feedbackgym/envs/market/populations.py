@@ -70,6 +70,7 @@ from .params_layout import (P_ACT_FB, P_ACT_VOL, P_BAND, P_BAND_DOUBLE, P_BAND_M
                             P_MOM_LOOKBACK, P_MOM_MAXPOS, P_MOM_RATE, P_MOM_THR, P_N_DEEP,
                             P_N_FUND, P_N_MAKERS, P_N_MOM, P_NEWS_DROP, P_NEWS_T, P_NOISE_DEPTH, P_NOISE_WITHDRAW,
                             P_NOISE_IOC, P_NOISE_LIFE, P_NOISE_MKT, P_NOISE_RATE, P_PAUSE, P_REOPEN_RESTART,
+                            P_SETTLE_ATTEMPTS, P_SETTLE_PCT,
                             P_PRICE0, P_REF_WINDOW, P_ROUND_LOT, P_SELL_PART, P_SELL_SIZE,
                             P_SELL_START, P_SELL_WINDOW, P_SESSION_LENGTH, P_SESSION_OFFSET,
                             P_SIZE_MU, P_SIZE_SIGMA, P_STOP_DIST, P_TICK, P_N_NOISE)
@@ -725,16 +726,8 @@ def step_batch(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st
 
 
 @kernel
-def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq):
-    """A fresh market: seeded book and traders, ``WARMUP_S`` simulated seconds, clocks at zero.
-
-    The external agents' instructions are cleared (quotes pulled, seller on the scenario's rule);
-    ``ctl[C_N_AGENTS]`` is kept, and external makers sit out the warm-up."""
-    n_agents = ctl[C_N_AGENTS]
-    ctl[:] = 0.0
-    aq[:, :] = 0
-    aq[:, AQ_BID_OID] = -1
-    aq[:, AQ_ASK_OID] = -1
+def _warm_up(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq):
+    """Seeded book and traders, then ``WARMUP_S`` simulated seconds at negative clock times."""
     book_clear(od, lv, free, ist)
     ist[:] = 0
     fst[:] = 0.0
@@ -772,15 +765,34 @@ def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, 
     for k in range(st.shape[1]):
         new_stop(prm, ist, st, rs, k)
     _stop_extremes(ist, st)
-    seller = int(prm[P_SELL_SIZE])
     ist[I_SELL_REM] = 0  # no selling during the warm-up
     ist[I_T] = -WARMUP_S  # the warm-up fills the history ring at negative times
     ist[I_REOPEN_T] = -HN
     for _ in range(WARMUP_S):
         step_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq, A_CONTINUE)
+
+
+@kernel
+def reset_market(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq):
+    """A fresh market: seeded book and traders, ``WARMUP_S`` simulated seconds, clocks at zero.
+
+    The external agents' instructions are cleared (quotes pulled, seller on the scenario's rule);
+    ``ctl[C_N_AGENTS]`` is kept, and external makers sit out the warm-up."""
+    n_agents = ctl[C_N_AGENTS]
+    ctl[:] = 0.0
+    aq[:, :] = 0
+    aq[:, AQ_BID_OID] = -1
+    aq[:, AQ_ASK_OID] = -1
+    # a warm-up that ends with the mid far from the fundamental (a thin book's bubble) is run
+    # again from a fresh book, the random stream going on (warmup_settle_pct; off by default); a
+    # market that ends its first warm-up near the fundamental is exactly the market without it
+    for _ in range(max(1, int(prm[P_SETTLE_ATTEMPTS]))):
+        _warm_up(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq)
+        if prm[P_SETTLE_PCT] <= 0.0 or abs(mid_ticks(ist) / fst[F_FUND] - 1.0) * 100.0 <= prm[P_SETTLE_PCT]:
+            break
     ctl[C_N_AGENTS] = n_agents
     # the episode starts here (ist[I_T] == 0)
-    ist[I_SELL_REM] = seller
+    ist[I_SELL_REM] = int(prm[P_SELL_SIZE])
     ist[I_SELL_EXEC] = 0
     fst[F_SELL_VALUE] = 0.0
     fst[F_SELL_CARRY] = 0.0

@@ -240,6 +240,13 @@ class MarketParams:
                                         "look-back, makers' stress, noise withdrawal) are measured from "
                                         "the reopening, not across the pause (False: across it; for "
                                         "experiments/market/pause_causal.py's mechanism test)", boolean)
+    warmup_settle_pct: float = param(0.0, "if the 300-s warm-up ends with the mid more than this many percent "
+                                     "from the fundamental, warm up again from a fresh book (at most "
+                                     "warmup_settle_attempts warm-ups in all); 0: off. A thin book can end "
+                                     "its warm-up in a bubble several percent away, which then corrects in "
+                                     "the episode's first minutes: a crash before any seller", number(0.0, 100.0))
+    warmup_settle_attempts: int = param(5, "the most warm-ups warmup_settle_pct may run",
+                                        number(1, 100, integer=True))
 
     def __post_init__(self):
         validate(self)
