@@ -23,7 +23,6 @@ import numpy as np
 
 from . import batch_observe as B
 from . import layout as L
-from . import sim as _sim
 from .config import MarketConfig
 from .episode import draw_params, episode_info
 from .metrics import COMPONENTS, metric_constants, metrics_result, shock_time_s, weight_arrays
@@ -126,11 +125,7 @@ class RegulatorBatch:
         decision_s = self.config.decision_s
         for k in range(decision_s):
             if self._step_args is not None:
-                args = self._step_args + (a if k == 0 else self._zero_actions,)
-                if b.threads > 1:
-                    b._step_threads(args)
-                else:
-                    _sim._step_batch(*args)
+                b._step_compiled(self._step_args + (a if k == 0 else self._zero_actions,))
             else:
                 b.step(a if k == 0 else self._zero_actions)
             write = self._write

@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from . import layout as L
+from .metrics import COMPONENTS
 from .observe import (DEPTH_MEMORY_S, HIGH_WINDOW_S, OBS_BOUND, PCT_SCALE, PRIOR_S, RECENT_S, RET_SCALE,
                       SHARE_WINDOW_S, VOLUME_MEMORY_S)
 from .rng import kernel, kernel_inline
@@ -68,7 +69,9 @@ N_MS = 36
 (MC_SHOCK, MC_LENGTH, MC_SELLER_SIZE, MC_STRESS, MC_PRE_WINDOW, MC_DEPTH_WINDOW, MC_MAGNET_WINDOW,
  MC_SPREAD_CAP, MC_ALPHA) = range(9)
 N_MC = 9
-N_COMPONENTS = 5  # metrics.COMPONENTS, in that order
+N_COMPONENTS = len(COMPONENTS)
+# _components writes c[0..4] in this order
+assert COMPONENTS == ("dislocation_pct", "spread_excess_ticks", "halted_s", "lost_fundamental_volume", "magnet_pct")
 
 
 def row_of(s, row: np.ndarray, depth: np.ndarray) -> None:

@@ -728,7 +728,6 @@ def step_batch(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st
 @kernel
 def _warm_up(prm, ist, fst, od, lv, free, fills, hist, mk, mko, fu, dv, mo, st, rs, ev, ctl, aq):
     """Seeded book and traders, then ``WARMUP_S`` simulated seconds at negative clock times."""
-    book_clear(od, lv, free, ist)
     ist[:] = 0
     fst[:] = 0.0
     book_clear(od, lv, free, ist)

@@ -46,8 +46,8 @@ else is random, so one seed gives one market, bit for bit.
 Batches: :class:`MarketBatch` holds N markets in one set of arrays and advances them with one
 compiled call per second (``step(actions)``), each market giving exactly the path it gives alone
 (:class:`MarketSim` is a batch of one) -- the building block of a vectorised twin. With
-``threads=k`` (k > 1) that call shares the markets among k of numba's threads (markets share no
-state, so the paths stay the same); the default, 1, is the serial kernel and starts no thread pool.
+``threads=k`` (k > 1) the markets are cut into k slices stepped side by side on k threads (markets
+share no state, so the paths stay the same); the default, 1, starts no thread pool.
 
 External agents
 ---------------
@@ -297,8 +297,9 @@ class MarketBatch:
     ``threads``: threads that step the markets (default 1: the serial kernel on the caller's
     thread, no pool; ``None``: one per CPU this process may use; capped at the number of markets).
     With ``k`` > 1 the markets are cut into ``k`` contiguous slices, the caller steps the first and
-    a pool of ``k - 1`` Python threads the others, each through the serial kernel, which releases the GIL (``nogil``). A
-    market's path is the same for every thread count (markets share no state). The serial default
+    a pool of ``k - 1`` Python threads the others, each through the serial kernel, which releases
+    the GIL (``nogil``). A market's path is the same for every thread count (markets share no
+    state). The serial default
     is deliberate: a batch is often one of several envs or workers per machine, and threads only
     pay where cores are free and each slice has enough markets (measured on 2 cores: slower than
     serial at 16 markets, ~1.4x at 64, ~1.7x at 256; ``experiments/market/speed.py``).
@@ -405,17 +406,13 @@ class MarketBatch:
 
     def step(self, actions) -> None:
         """Advance every market one second; ``actions[e]`` is market e's regulator action."""
-        from .populations import step_batch
         a = np.asarray(actions, dtype=np.int64).reshape(self.n)
         if a.min() < 0 or a.max() > 4:
             raise ValueError(f"regulator action: expected an integer in [0, 4], got {a.tolist()}")
         if not self._ready.all():
             raise RuntimeError("MarketBatch.step called before reset")
         if self._uniform_tables():
-            if self.threads > 1 and self.n > 1:
-                self._step_threads(self._kernel_args() + (a,))
-            else:
-                step_batch(*self._kernel_args(), a)  # type: ignore[call-arg]  # numba Dispatcher stub: no *args
+            self._step_compiled(self._kernel_args() + (a,))
         else:  # tables of different sizes: one call per market on its own slice
             from .populations import step_market
             for e, p in enumerate(self.params_list):
@@ -425,6 +422,15 @@ class MarketBatch:
                 arrs[12] = self.mo[e][:, :p.n_momentum]
                 arrs[13] = self.st[e][:, :p.stop_orders]
                 step_market(*arrs, int(a[e]))  # type: ignore[call-arg]  # as above
+
+    def _step_compiled(self, args: tuple) -> None:
+        """One second of every market through the compiled batch step (``args``: the kernel's
+        arguments, trader tables uniform), serially or in ``threads`` slices side by side. The
+        regulator twin calls it directly, having checked the actions and tables once."""
+        if self.threads > 1 and self.n > 1:
+            self._step_threads(args)
+        else:
+            _step_batch(*args)
 
     def _step_threads(self, args: tuple) -> None:
         """One second of the batch, its markets cut into ``threads`` slices stepped side by side."""
