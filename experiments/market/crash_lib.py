@@ -68,6 +68,7 @@ def run_episode(params, seed: int, rule=None) -> dict:
         for k in KEYS:
             out[k][t] = getattr(sim, k)
     out["action"] = actions
+    out["rule"] = None if rule is None else getattr(rule, "name", type(rule).__name__)
     out["n_halts"] = sim.n_halts
     out["seller_done_s"] = (int(np.argmax(out["seller_executed_qty"] >= params.seller_size)) + 1 - params.seller_start_s
                             if params.seller_size and out["seller_executed_qty"][-1] >= params.seller_size else None)
@@ -99,18 +100,37 @@ def signature(out: dict, params) -> dict:
     inv = out["maker_net_inventory"][crash]
     cap_total = params.maker_inventory_cap * params.n_makers
     halted = out["halted"] > 0
-    pauses = np.nonzero(out["action"][s0:] == PAUSE)[0]
-    first_pause = s0 + int(pauses[0]) if len(pauses) else None
+    # Rebound (6 May 2010: the 5-s Stop Logic pause at 14:45:28 ended the last leg and the price
+    # recovered from that trough). Measured from the crash's trough, up to 5 minutes after the pause
+    # that ended its last leg: the first pause from 30 s before the trough on, if it came within
+    # 30 s after it (no such pause: the check fails). The previous reading, kept for comparison,
+    # took the first pause after the seller's start; under Stop Logic that is often a 1 % wobble
+    # minutes before the crash, and its window then closes before the trough.
+    drop = pre_mid - trough
+    pauses = np.nonzero(out["action"] == PAUSE)[0]
+    leg_pauses = pauses[(pauses >= trough_i - 30) & (pauses <= trough_i + 30)]
+    pause_at_trough = int(leg_pauses[0]) if len(leg_pauses) else None
+    if pause_at_trough is not None:
+        end = min(len(mid) - 1, pause_at_trough + params.pause_s + 300)
+        rebound = (np.max(mid[trough_i:end + 1]) - trough) / drop if drop > 0 else np.nan
+    elif out.get("rule") is None:
+        # no breaker: the rebound within 5 minutes of the trough (context only)
+        end = min(len(mid) - 1, trough_i + 300)
+        rebound = (np.max(mid[trough_i:end + 1]) - trough) / drop if drop > 0 else np.nan
+    else:
+        rebound = np.nan
+    later = pauses[pauses >= s0]
+    first_pause = int(later[0]) if len(later) else None
     if first_pause is not None:
-        # rebound measured from the trough up to 5 minutes after the pause
         end = min(len(mid) - 1, first_pause + params.pause_s + 300)
         tr_i = s0 + int(np.argmin(mid[s0:end + 1]))
-        drop = pre_mid - mid[tr_i]
-        rebound = (np.max(mid[tr_i:end + 1]) - mid[tr_i]) / drop if drop > 0 else np.nan
+        drop_first = pre_mid - mid[tr_i]
+        rebound_first = (np.max(mid[tr_i:end + 1]) - mid[tr_i]) / drop_first if drop_first > 0 else np.nan
     else:
-        end = min(len(mid) - 1, trough_i + 300)
-        drop = pre_mid - trough
-        rebound = (np.max(mid[trough_i:end + 1]) - trough) / drop if drop > 0 else np.nan
+        rebound_first = np.nan
+    # when the loop ignites: the seller's pace follows the trailing minute's volume, so the time to
+    # a 4 % fall varies with the volume the seller meets (context for the 15-minute window)
+    fell = np.nonzero(mid[s0:] <= 0.96 * pre_mid)[0]
     calm = mid[:s0]
     r1m = np.diff(np.log(calm[::60])) if s0 >= 180 else np.zeros(1)
     return {
@@ -126,6 +146,11 @@ def signature(out: dict, params) -> dict:
         "maker_max_abs_net_inv": float(np.max(np.abs(inv))) if len(inv) else 0.0,
         "maker_cap_total": cap_total,
         "rebound_5min_frac": float(rebound),
+        "pause_at_trough_s": None if pause_at_trough is None else pause_at_trough + 1 - s0,
+        "rebound_first_pause_frac": float(rebound_first),
+        "time_to_4pct_s": int(fell[0]) + 1 if len(fell) else None,
+        "max_drawdown_hour_pct": float(100 * (1 - np.min(mid[s0:]) / pre_mid)),
+        "volume_before_seller": float(out["volume"][max(0, s0 - 60):s0].sum()),
         "n_halts": int(out["n_halts"]),
         "halted_s": int(halted.sum()),
         "seller_done_s": out["seller_done_s"],
@@ -146,3 +171,6 @@ CHECKS = (
     ("maker volume share >= 33%", lambda s: s["maker_share"] >= 0.33),
 )
 REBOUND_CHECK = ("rebound >= 50% within 5 min of a 5-s pause", lambda s: s["rebound_5min_frac"] >= 0.5)
+# the previous reading of the same check (from the first pause after the seller's start), reported beside
+REBOUND_FIRST_PAUSE_CHECK = ("(previous reading) rebound >= 50% within 5 min of the first pause",
+                             lambda s: s["rebound_first_pause_frac"] >= 0.5)
