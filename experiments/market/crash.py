@@ -3,7 +3,7 @@
     .venv/bin/python experiments/market/crash.py --seeds 10 --out results/market/crash
 
 For each seed: the ``flash_crash`` hour with no breaker and under the env's ``stop_logic`` rule
-(CME Velocity/Stop Logic: a 5-s reserved state after a 1 % move within 15 s; the plug-in of
+(CME Velocity/Stop Logic: a 5-s reserved state after a 1.5 % move within 15 s; the plug-in of
 ``feedbackgym.envs.market.breakers`` fed what an exchange sees), and the same
 9,000-contract POV seller in the deep ``calm`` market (3 hours, so that it completes). Writes
 ``signature.csv`` (one row per seed and run), ``summary.md`` (pass rate of each check of the issue)

@@ -446,7 +446,7 @@ def report(args, settings, lengths, episodes, rows):
              f"Paired fork test with common random numbers (method in the docstring of "
              f"`experiments/market/pause_causal.py`). Settings {settings} (the regulator's test grid without `news`), "
              f"{args.seeds} seeds each: " + ", ".join(f"{s} {a}..{b}" for s, (a, b) in seeds.items())
-             + "; `stop_logic` (1 % move within 15 s -> 5-s reserved state), "
+             + "; `stop_logic` (1.5 % move within 15 s -> 5-s reserved state), "
              f"branches run {args.horizon} s after the fork. Command: `{cmd}`.", "",
              *(["**Mechanism test**: `reopen_signal_restart=False` -- the algorithms' signals (momentum look-back, "
                 "makers' stress, noise withdrawal) are measured across a pause instead of restarting at the "

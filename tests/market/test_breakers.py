@@ -79,6 +79,17 @@ def test_stop_logic_pauses_5_s_on_a_fast_drop_and_not_on_a_slow_one():
     assert clock.halts == 0
 
 
+def test_stop_logic_default_lets_a_1_2_pct_leg_run_and_pauses_the_6_may_last_leg():
+    # the default (1.5 % in 15 s) lies between: 2:45:13-2:45:27 fell 1.7 % before the pause
+    assert StopLogic().move_pct == 1.5 and make_breaker("stop_logic").move_pct == 1.5
+    leg_1_2 = flat(60) + [100.0 - 0.1 * k for k in range(1, 13)] + flat(60, 98.8)    # -1.2 % in 12 s
+    _, clock = run(StopLogic(), leg_1_2)
+    assert clock.halts == 0
+    leg_1_7 = flat(60) + [100.0 - 0.12 * k for k in range(1, 15)] + flat(60, 98.32)  # -1.7 % in 14 s
+    actions, clock = run(StopLogic(), leg_1_7)
+    assert clock.halts == 1 and 60 + 12 <= actions.index(PAUSE) <= 60 + 14         # once the leg passes 1.5 %
+
+
 def test_stop_logic_rearms_after_the_pause():
     # two separate fast legs, a minute apart: two pauses
     path = flat(30) + [100 - 0.3 * k for k in range(1, 6)] + flat(60, 98.5) + \
@@ -218,7 +229,7 @@ def test_liquidity_gated_stop_logic_pauses_a_fall_after_pressure_with_intermedia
     from feedbackgym.envs.market.breakers import LiquidityGatedStopLogic
     hot = lambda t, p: {"maker_volume": 12.0}                                  # noqa: E731  60 % of the sides
     cold = lambda t, p: {"maker_volume": 2.0}                                  # noqa: E731  10 %
-    _, plain = run(StopLogic(), _crash_path(0.0), extra=hot)
+    _, plain = run(StopLogic(move_pct=1.0), _crash_path(0.0), extra=hot)
     assert plain.halts >= 1
     # a news-like drop from a flat price: Stop Logic pauses, the gated rule does not
     _, news = run(LiquidityGatedStopLogic(), _crash_path(0.0), extra=hot)
@@ -229,8 +240,8 @@ def test_liquidity_gated_stop_logic_pauses_a_fall_after_pressure_with_intermedia
     _, crash = run(LiquidityGatedStopLogic(maker_share_min=0.3), _crash_path(1.0), extra=hot)
     _, quiet = run(LiquidityGatedStopLogic(maker_share_min=0.3), _crash_path(1.0), extra=cold)
     assert crash.halts >= 1 and quiet.halts == 0
-    # both thresholds 0: Stop Logic itself
-    a_plain, _ = run(StopLogic(), _crash_path(0.0), extra=hot)
+    # both thresholds 0: Stop Logic itself (at the teacher's 1 % trigger)
+    a_plain, _ = run(StopLogic(move_pct=1.0), _crash_path(0.0), extra=hot)
     a_off, _ = run(LiquidityGatedStopLogic(prior_move_pct=0, maker_share_min=0), _crash_path(0.0), extra=hot)
     assert a_off == a_plain
     with pytest.raises(ValueError, match="prior_move_pct"):

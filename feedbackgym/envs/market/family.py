@@ -72,7 +72,7 @@ FAMILY = Family(
                    "min_depth_frac", "mean_dislocation_pct"),
     baselines={
         "none": (_BASE, {"rule": "none"}, "no circuit breaker"),
-        "stop_logic": (_BASE, {"rule": "stop_logic"}, "CME Stop Logic: a 1 % move within 15 s -> 5-s reserved state"),
+        "stop_logic": (_BASE, {"rule": "stop_logic"}, "CME Stop Logic: a 1.5 % move within 15 s -> 5-s reserved state"),
         "dynamic_cb": (_BASE, {"rule": "dynamic_cb"}, "CME dynamic circuit breaker: 3.5 % within 60 min -> 2-min halt"),
         "luld": (_BASE, {"rule": "luld"}, "Limit Up-Limit Down: 5 % bands, 15-s limit state -> 5-min pause"),
         "mwcb": (_BASE, {"rule": "mwcb"}, "market-wide breaker: 7 / 13 % -> 15-min halt, 20 % -> closed"),

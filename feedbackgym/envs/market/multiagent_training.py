@@ -63,8 +63,8 @@ class SB3Policy:
 class _Breaker:
     """:class:`~feedbackgym.agents.baselines.market.BreakerPolicy` fed the regulator agent's info."""
 
-    def __init__(self, rule: str):
-        self.policy = BreakerPolicy(rule)
+    def __init__(self, rule: str, **rule_kwargs):
+        self.policy = BreakerPolicy(rule, **rule_kwargs)
 
     def reset(self, obs, info) -> None:
         self.policy.reset(None, obs, info)
@@ -73,10 +73,13 @@ class _Breaker:
         return self.policy.act(obs, info)
 
 
-def rule_policies(regulator_rule: str = "stop_logic", executor_rate: float = 0.09) -> dict[str, Any]:
-    """Rule baselines per role: a circuit-breaker rule, the stressed-maker rule, a POV executor.
-    Values are factories (one policy object per agent: rules keep state)."""
-    return {"regulator": lambda: _Breaker(regulator_rule), "maker": RuleMaker,
+def rule_policies(regulator_rule: str = "stop_logic", executor_rate: float = 0.09,
+                  regulator_rule_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Rule baselines per role: a circuit-breaker rule (``regulator_rule_kwargs`` go to it), the
+    stressed-maker rule, a POV executor. Values are factories (one policy object per agent: rules
+    keep state)."""
+    kw = dict(regulator_rule_kwargs or {})
+    return {"regulator": lambda: _Breaker(regulator_rule, **kw), "maker": RuleMaker,
             "executor": lambda: RuleExecutor(executor_rate)}
 
 
@@ -190,18 +193,21 @@ def _new_ppo(env_kwargs: Mapping[str, Any], role: str, seed: int, ppo_kwargs: Ma
 
 def clone_rules(env_kwargs: Mapping[str, Any], roles: Sequence[str] = ("maker", "regulator"), episodes: int = 10,
                 epochs: int = 10, seed: int = 0, ppo_kwargs: Mapping[str, Any] | None = None,
-                batch_size: int = 256, learning_rate: float = 1e-3) -> dict:
-    """Behaviour cloning of the rule baselines (:func:`rule_policies`) into one PPO per role: every
-    agent plays its rule for ``episodes`` episodes (seeds ``seed + 5000 ..``), each role's PPO
-    policy is fitted to its agents' (observation, rule action) pairs by maximum likelihood.
-    A warm start for :func:`train_independent` (``models=``), as the published regulator was."""
+                batch_size: int = 256, learning_rate: float = 1e-3,
+                regulator_rule_kwargs: Mapping[str, Any] | None = None) -> dict:
+    """Behaviour cloning of the rule baselines (:func:`rule_policies`; ``regulator_rule_kwargs``
+    go to the circuit-breaker rule) into one PPO per role: every agent plays its rule for
+    ``episodes`` episodes (seeds ``seed + 5000 ..``), each role's PPO policy is fitted to its
+    agents' (observation, rule action) pairs by maximum likelihood. A warm start for
+    :func:`train_independent` (``models=``), as the published regulator was."""
     import torch
 
     data: dict[str, tuple[list, list]] = {r: ([], []) for r in roles}
     env = parallel_env(**dict(env_kwargs))
     for e in range(episodes):
         obs, infos = env.reset(seed=seed + 5000 + e)
-        pol = {a: _policy_for(a, rule_policies()) for a in env.possible_agents}
+        pol = {a: _policy_for(a, rule_policies(regulator_rule_kwargs=regulator_rule_kwargs))
+               for a in env.possible_agents}
         for a, p in pol.items():
             if hasattr(p, "reset"):
                 p.reset(obs[a], infos[a])
