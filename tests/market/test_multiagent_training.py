@@ -66,3 +66,12 @@ def test_clone_rules_warm_start_then_continue():
     assert models["maker"].num_timesteps >= 128
     with pytest.raises(ValueError, match="no agents"):
         ma.clone_rules({**KWARGS, "agent_makers": 0}, roles=("maker",), episodes=1)
+
+
+def test_rule_policies_pass_the_regulator_rule_its_parameters():
+    # the published multi-agent models were cloned from Stop Logic at 1 %; run.py train pins it
+    default = ma.rule_policies()["regulator"]()
+    pinned = ma.rule_policies(regulator_rule_kwargs={"move_pct": 1.0})["regulator"]()
+    assert default.policy.rule.move_pct == 1.5 and pinned.policy.rule.move_pct == 1.0
+    with pytest.raises(ValueError, match="move_pct"):
+        ma.rule_policies(regulator_rule_kwargs={"move_pct": -1})["regulator"]()
