@@ -95,7 +95,7 @@ def fork_sim(sim: MarketSim) -> MarketSim:
     for name, v in vars(c).items():   # nothing of the copy may alias the original
         if isinstance(v, np.ndarray):
             assert not any(np.shares_memory(v, a) for a in batch.values() if isinstance(a, np.ndarray)), name
-    for v in c._fast or ():
+    for v in c._b._args or ():   # the copied batch's compiled-step arguments
         assert not any(np.shares_memory(v, a) for a in batch.values() if isinstance(a, np.ndarray))
     return c
 

@@ -73,9 +73,6 @@ class RegulatorBatch:
         self.length_s = np.zeros(n, dtype=np.int64)
         self.steps = np.zeros(n, dtype=np.int64)
         self._write = np.zeros(n, dtype=bool)
-        self._step_args: tuple | None = None
-        self._tables_checked = False
-        self._zero_actions = np.zeros(n, dtype=np.int64)
 
     def start(self, i: int, rng: np.random.Generator) -> dict:
         """New episode in market ``i``; returns its reset info (as RegulatorEpisode.start)."""
@@ -84,8 +81,6 @@ class RegulatorBatch:
         if params.depth_levels != self.depth_levels:
             raise ValueError("market.depth_levels may not change between episodes (it sets the observation size)")
         self.batch.reset_one(i, rng, params)
-        self._step_args = None   # decided at the next step (a reset of every market checks once)
-        self._tables_checked = False
         self.params[i] = params
         self.depth_pct[i] = params.depth_window_pct
         self.n_makers[i] = params.n_makers
@@ -115,19 +110,15 @@ class RegulatorBatch:
         overwritten at their next reset."""
         which = np.flatnonzero(stepping)
         self.comps[which] = 0.0
-        a = np.where(stepping, actions, 0).astype(np.int64)
         b = self.batch
-        if not self._tables_checked:
-            # the compiled step straight on the batch's arrays while every market fills its trader
-            # tables (as MarketSim does; MarketBatch.step re-checks that per call), else through step()
-            self._step_args = b._kernel_args() if b._uniform_tables() else None
-            self._tables_checked = True
         decision_s = self.config.decision_s
         for k in range(decision_s):
-            if self._step_args is not None:
-                b._step_compiled(self._step_args + (a if k == 0 else self._zero_actions,))
-            else:
-                b.step(a if k == 0 else self._zero_actions)
+            # the actions act at the decision's first second (the env checked them); then continue
+            if k == 0:
+                np.copyto(b.actions, np.where(stepping, actions, 0))
+            elif k == 1:
+                b.actions[:] = 0
+            b._advance()
             write = self._write
             write[which] = (b.ist[which, L.I_T] >= self.length_s[which]) | (k == decision_s - 1)
             bad = B.account_batch(b.ist, b.fst, b.lv, b.mk, b.tick, self.depth_pct, self.n_makers, which, write,

@@ -353,6 +353,11 @@ class MarketBatch:
         self.tick = np.array([p.tick_size for p in params_list])
         self._ready = np.zeros(n, bool)
         self._pool: tuple[int, ThreadPoolExecutor] | None = None  # (owner pid, pool), made on first use
+        #: the regulator actions the next :meth:`_advance` applies (``step`` fills it)
+        self.actions = np.zeros(n, np.int64)
+        # the compiled step's arguments, kept while every market uses its full trader tables
+        # (a reset with new parameters drops them: the tables may then be cut)
+        self._args: tuple | None = None
 
     def __getstate__(self) -> dict:
         """Copies and pickles leave the thread pool behind (the copy makes its own on first use)."""
@@ -376,6 +381,16 @@ class MarketBatch:
         """What the compiled kernels take: the state arrays, then ``ctl`` and ``aq``."""
         return self._arrays(e) + ((self.ctl, self.aq) if e is None else (self.ctl[e], self.aq[e]))
 
+    def _market_args(self, e: int) -> list:
+        """Market ``e``'s kernel arguments with its trader tables cut to its populations."""
+        p = self.params_list[e]
+        arrs = list(self._kernel_args(e))
+        arrs[10] = self.fu[e][:, :p.n_fundamental]
+        arrs[11] = self.dv[e][:, :p.n_deep_value]
+        arrs[12] = self.mo[e][:, :p.n_momentum]
+        arrs[13] = self.st[e][:, :p.stop_orders]
+        return arrs
+
     def reset_one(self, e: int, rng: np.random.Generator, params: MarketParams | None = None) -> None:
         """Reset market ``e`` (optionally with new parameters of the same table sizes)."""
         from .populations import reset_market
@@ -388,20 +403,14 @@ class MarketBatch:
             self.params_list[e] = params
             self.prm[e] = pack_params(params)
             self.tick[e] = params.tick_size
-        p = self.params_list[e]
+            self._args = None
         self.fu[e].fill(0.0)
         self.dv[e].fill(0.0)
         self.mo[e].fill(0.0)
         self.st[e].fill(0)
         self.rs[e] = _seed(rng)
         self.ctl[e, L.C_N_AGENTS] = self.agent_makers
-        arrs = list(self._kernel_args(e))
-        # trader tables sized to this market's populations
-        arrs[10] = self.fu[e][:, :p.n_fundamental]
-        arrs[11] = self.dv[e][:, :p.n_deep_value]
-        arrs[12] = self.mo[e][:, :p.n_momentum]
-        arrs[13] = self.st[e][:, :p.stop_orders]
-        reset_market(*arrs)
+        reset_market(*self._market_args(e))
         self._ready[e] = True
 
     def step(self, actions) -> None:
@@ -411,23 +420,23 @@ class MarketBatch:
             raise ValueError(f"regulator action: expected an integer in [0, 4], got {a.tolist()}")
         if not self._ready.all():
             raise RuntimeError("MarketBatch.step called before reset")
-        if self._uniform_tables():
-            self._step_compiled(self._kernel_args() + (a,))
-        else:  # tables of different sizes: one call per market on its own slice
-            from .populations import step_market
-            for e, p in enumerate(self.params_list):
-                arrs = list(self._kernel_args(e))
-                arrs[10] = self.fu[e][:, :p.n_fundamental]
-                arrs[11] = self.dv[e][:, :p.n_deep_value]
-                arrs[12] = self.mo[e][:, :p.n_momentum]
-                arrs[13] = self.st[e][:, :p.stop_orders]
-                step_market(*arrs, int(a[e]))  # type: ignore[call-arg]  # as above
+        self.actions[:] = a
+        self._advance()
 
-    def _step_compiled(self, args: tuple) -> None:
-        """One second of every market through the compiled batch step (``args``: the kernel's
-        arguments, trader tables uniform), serially or in ``threads`` slices side by side. The
-        regulator twin calls it directly, having checked the actions and tables once."""
-        if self.threads > 1 and self.n > 1:
+    def _advance(self) -> None:
+        """One second of every market under ``actions``, which the caller checked (``step``,
+        :class:`MarketSim` and the regulator twin): one compiled call for the batch, serially or in
+        ``threads`` slices side by side, while every market uses its full trader tables; else one
+        call per market on its own cut tables."""
+        args = self._args
+        if args is None:
+            if not self._uniform_tables():
+                from .populations import step_market
+                for e in range(self.n):
+                    step_market(*self._market_args(e), int(self.actions[e]))  # type: ignore[call-arg]  # as above
+                return
+            args = self._args = self._kernel_args() + (self.actions,)
+        if self.threads > 1:
             self._step_threads(args)
         else:
             _step_batch(*args)
@@ -435,7 +444,7 @@ class MarketBatch:
     def _step_threads(self, args: tuple) -> None:
         """One second of the batch, its markets cut into ``threads`` slices stepped side by side."""
         from .populations import step_batch
-        k = min(self.threads, self.n)
+        k = self.threads   # at most the number of markets
         cuts = np.linspace(0, self.n, k + 1).round().astype(int)
         if self._pool is None or self._pool[0] != os.getpid():  # none yet, or inherited through fork
             self._pool = (os.getpid(), ThreadPoolExecutor(self.threads - 1, thread_name_prefix="MarketBatch"))
@@ -592,43 +601,37 @@ class MarketSim:
         self._fst = self._b.fst[0]
         self._lv = self._b.lv[0]
         self._tick = params.tick_size
-        self._a = np.zeros(1, np.int64)
-        self._fast = None  # the arguments of the compiled step, once reset
 
     def __deepcopy__(self, memo: dict) -> MarketSim:
         """A fork: an independent market that continues exactly as this one would (same state,
         same random stream), for counterfactuals from one state (experiments/market/pause_causal.py).
-        A plain deep copy would turn the row views ``_ist``/``_fst``/``_lv`` and the compiled step's
-        arguments into detached arrays: the copy would advance its batch while reading stale rows."""
+        A plain deep copy would turn the row views ``_ist``/``_fst``/``_lv`` into detached arrays:
+        the copy would advance its batch while reading stale rows. (The batch's own compiled-step
+        arguments hold whole arrays, which the copy's memo maps to the copied batch's.)"""
         c = object.__new__(type(self))
         memo[id(self)] = c
         for name, value in vars(self).items():
-            if name not in ("_ist", "_fst", "_lv", "_fast"):
+            if name not in ("_ist", "_fst", "_lv"):
                 setattr(c, name, copy.deepcopy(value, memo))
         c._ist, c._fst, c._lv = c._b.ist[0], c._b.fst[0], c._b.lv[0]
-        c._fast = None if self._fast is None else c._b._kernel_args() + (c._a,)
         return c
 
     def reset(self, rng: np.random.Generator) -> None:
         """Start a new episode; all randomness of the episode derives from ``rng``."""
         self._b.reset_one(0, rng)
-        self._fast = self._b._kernel_args() + (self._a,) if self._b._uniform_tables() else None
 
     def step(self, regulator_action: int = CONTINUE) -> None:
         """Apply ``regulator_action`` (see module docstring), then simulate one second."""
         a = int(regulator_action)
         if a != regulator_action or not 0 <= a <= 4:
             raise ValueError(f"regulator action: expected an integer in [0, 4], got {regulator_action!r}")
-        if self._fast is None:
-            if not self._b._ready.all():
-                raise RuntimeError("MarketSim.step called before reset")
-            self._a[0] = a
-            self._b.step(self._a)
-            return
+        b = self._b
+        if not b._ready[0]:
+            raise RuntimeError("MarketSim.step called before reset")
         if self._ist[L.I_T] >= self.params.length_s:
             raise RuntimeError("MarketSim.step called after the episode ended (t_s >= length_s); call reset")
-        self._a[0] = a
-        _step_batch(*self._fast)
+        b.actions[0] = a
+        b._advance()
 
     def run(self, n_s: int | None = None, action: int = CONTINUE) -> dict:
         """Step ``n_s`` seconds (default: to the end) under a constant action; per-second series."""
