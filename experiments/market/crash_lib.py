@@ -77,6 +77,12 @@ def run_episode(params, seed: int, rule=None) -> dict:
     return out
 
 
+def _retraced(mid: np.ndarray, low_i: int, end: int, pre_mid: float) -> float:
+    """Share of the fall from ``pre_mid`` to ``mid[low_i]`` regained by ``mid[low_i..end]``."""
+    drop = pre_mid - mid[low_i]
+    return float((np.max(mid[low_i:end + 1]) - mid[low_i]) / drop) if drop > 0 else np.nan
+
+
 def signature(out: dict, params) -> dict:
     """The must-show-2 quantities. Index i of each series is the state after second i+1."""
     s0 = params.seller_start_s
@@ -106,26 +112,20 @@ def signature(out: dict, params) -> dict:
     # 30 s after it (no such pause: the check fails). The previous reading, kept for comparison,
     # took the first pause after the seller's start; under Stop Logic that is often a 1 % wobble
     # minutes before the crash, and its window then closes before the trough.
-    drop = pre_mid - trough
+    last = len(mid) - 1
     pauses = np.nonzero(out["action"] == PAUSE)[0]
     leg_pauses = pauses[(pauses >= trough_i - 30) & (pauses <= trough_i + 30)]
     pause_at_trough = int(leg_pauses[0]) if len(leg_pauses) else None
     if pause_at_trough is not None:
-        end = min(len(mid) - 1, pause_at_trough + params.pause_s + 300)
-        rebound = (np.max(mid[trough_i:end + 1]) - trough) / drop if drop > 0 else np.nan
-    elif out.get("rule") is None:
-        # no breaker: the rebound within 5 minutes of the trough (context only)
-        end = min(len(mid) - 1, trough_i + 300)
-        rebound = (np.max(mid[trough_i:end + 1]) - trough) / drop if drop > 0 else np.nan
+        rebound = _retraced(mid, trough_i, min(last, pause_at_trough + params.pause_s + 300), pre_mid)
+    elif out.get("rule") is None:   # no breaker: within 5 minutes of the trough (context only)
+        rebound = _retraced(mid, trough_i, min(last, trough_i + 300), pre_mid)
     else:
         rebound = np.nan
     later = pauses[pauses >= s0]
-    first_pause = int(later[0]) if len(later) else None
-    if first_pause is not None:
-        end = min(len(mid) - 1, first_pause + params.pause_s + 300)
-        tr_i = s0 + int(np.argmin(mid[s0:end + 1]))
-        drop_first = pre_mid - mid[tr_i]
-        rebound_first = (np.max(mid[tr_i:end + 1]) - mid[tr_i]) / drop_first if drop_first > 0 else np.nan
+    if len(later):
+        end = min(last, int(later[0]) + params.pause_s + 300)
+        rebound_first = _retraced(mid, s0 + int(np.argmin(mid[s0:end + 1])), end, pre_mid)
     else:
         rebound_first = np.nan
     # when the loop ignites: the seller's pace follows the trailing minute's volume, so the time to
